@@ -1,1 +1,14 @@
+//! run-agent: runs AI coding agents in a Ralph loop, with all state in plain files.
+//!
+//! The binary is a thin shell over [`cli::Cli`]; everything else is crate-private.
 
+// Parts of the config and records that later commands read are not all wired up yet.
+#![allow(dead_code)]
+
+mod agents;
+mod bus;
+pub mod cli;
+mod config;
+mod error;
+mod runner;
+mod storage;

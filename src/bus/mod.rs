@@ -1,0 +1,4 @@
+//! The message bus: record format, locked appends, lockless reads, following.
+
+pub(crate) mod append;
+pub(crate) mod format;

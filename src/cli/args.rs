@@ -1,0 +1,81 @@
+//! Clap definitions of the command line. They hold no logic: each command turns its
+//! arguments into a validated configuration before anything runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::{context, job, task};
+
+/// Run AI coding agents in a Ralph loop, with all state in plain files.
+#[derive(Debug, Parser)]
+#[command(name = "run-agent", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Runs root [default: $JRUN_ROOT, else `root:` in the config, else ./runs]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
+    /// Config file [default: ./run-agent.yaml, else ~/.config/run-agent/config.yaml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a task in the Ralph loop: restart the root agent until DONE exists and every
+    /// run it started has exited
+    Task(task::TaskArgs),
+    /// Run an agent once, with no restarts
+    Job(job::JobArgs),
+}
+
+impl Cli {
+    /// Parses the process arguments; on bad usage clap prints the error and exits 2.
+    pub fn parse_args() -> Self {
+        Self::parse()
+    }
+
+    /// Whether the command needs the async runtime (processes, signals, file events).
+    /// Quick commands skip building it.
+    pub fn needs_runtime(&self) -> bool {
+        matches!(self.command, Command::Task(_) | Command::Job(_))
+    }
+
+    /// Runs a command that needs no runtime.
+    pub fn run_sync(self) -> ExitCode {
+        context::init_logging(&self.global);
+        let result = match self.command {
+            Command::Task(_) | Command::Job(_) => Err(crate::error::Error::Failed(
+                "internal error: this command needs the async runtime".to_owned(),
+            )),
+        };
+        context::finish(result)
+    }
+
+    /// Runs a command inside the tokio runtime built by `main`.
+    pub async fn run_async(self) -> ExitCode {
+        context::init_logging(&self.global);
+        if context::env_nonempty("JRUN_ID").is_some() {
+            // Started by an agent: get out of its process group before anything slow, so
+            // a signal to that group cannot cut this run off half-recorded.
+            crate::runner::unix::leave_callers_group();
+        }
+        let result = match self.command {
+            Command::Task(args) => task::run(args, &self.global).await,
+            Command::Job(args) => job::run(args, &self.global).await,
+        };
+        context::finish(result)
+    }
+}

@@ -1,0 +1,102 @@
+//! `run-agent job`: one run of an agent, no restarts; exits with the agent's code.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::args::GlobalArgs;
+use super::context::{env_nonempty, Context};
+use super::output;
+use super::run_args::{RunArgs, TaskDefault};
+use crate::config::duration::parse_cli;
+use crate::error::Error;
+use crate::runner::job::{run_job, JobSpec};
+use crate::runner::leftovers::end_leftovers;
+use crate::runner::shutdown::Shutdown;
+
+const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Args)]
+pub(crate) struct JobArgs {
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+    /// The run this one is a child of [default: $JRUN_ID]
+    #[arg(long, value_name = "RUN_ID")]
+    pub(crate) parent_run_id: Option<String>,
+    /// Stop the agent after this long (exit 124)
+    #[arg(long, value_name = "DURATION", value_parser = parse_cli)]
+    pub(crate) timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when stopping the agent [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_cli)]
+    pub(crate) kill_grace: Option<Duration>,
+    /// Print a JSON summary on stdout at the end
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The `--json` summary of a job.
+#[derive(Debug, Serialize)]
+struct JobSummary<'a> {
+    project_id: &'a str,
+    task_id: &'a str,
+    run_id: &'a str,
+    status: String,
+    exit_code: i32,
+    output_path: String,
+    run_folder: String,
+    duration_ms: u128,
+}
+
+pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error> {
+    let ctx = Context::load(global)?;
+    let grace_cfg = ctx.config.file.restart.kill_grace;
+    let prepared = args.run.prepare(
+        ctx,
+        TaskDefault::InheritOrGenerate,
+        args.parent_run_id.as_deref(),
+    )?;
+    let kill_grace = args.kill_grace.or(grace_cfg).unwrap_or(DEFAULT_KILL_GRACE);
+    let shutdown = Shutdown::install(args.timeout)
+        .map_err(|e| Error::Failed(format!("cannot install signal handlers: {e}")))?;
+    prepared.create_task(false)?;
+    let outcome = run_job(
+        &JobSpec {
+            layout: &prepared.ctx.layout,
+            task: &prepared.task,
+            agent: &prepared.agent,
+            prompt: &prepared.prompt,
+            role: prepared.role.as_deref(),
+            parent_run_id: &prepared.nesting.parent_run_id,
+            previous_run_id: "",
+            attempt: 1,
+            depth: prepared.nesting.depth,
+            cwd: &prepared.cwd,
+            kill_grace,
+        },
+        &shutdown,
+    )
+    .await?;
+    // A job started outside any run is a top-level command: nothing it started may
+    // outlive it. Inside a run, the owning top-level command does this at its end.
+    if env_nonempty("JRUN_ID").is_none() {
+        end_leftovers(&[outcome.pgid], kill_grace).await;
+    }
+    if args.json {
+        output::json(&JobSummary {
+            project_id: &prepared.task.project_id,
+            task_id: &prepared.task.task_id,
+            run_id: &outcome.run.run_id,
+            status: outcome.status.to_string(),
+            exit_code: outcome.exit_code,
+            output_path: outcome.run.output.display().to_string(),
+            run_folder: outcome.run.dir.display().to_string(),
+            duration_ms: outcome.duration.as_millis(),
+        })?;
+    }
+    let code = match outcome.stopped {
+        Some(reason) => i32::from(reason.exit_code()),
+        None => outcome.exit_code,
+    };
+    Ok(code.clamp(0, 255) as u8)
+}

@@ -1,0 +1,9 @@
+//! Running agents: spawning in their own session, the Ralph loop, signals and stopping.
+
+pub(crate) mod env;
+pub(crate) mod job;
+pub(crate) mod leftovers;
+pub(crate) mod preamble;
+pub(crate) mod ralph;
+pub(crate) mod shutdown;
+pub(crate) mod unix;

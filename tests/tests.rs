@@ -1,0 +1,5 @@
+//! Integration tests: one binary that runs the real `run-agent` against temp roots.
+
+mod support;
+
+mod skeleton;

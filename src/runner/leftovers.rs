@@ -5,7 +5,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tokio::time::Instant;
 
-use super::unix::{group_members, signal_orphaned_group};
+use super::unix::{count_members, signal_orphaned_groups};
 
 /// How often a draining group is looked at again. Groups have no exit event to wait on.
 const POLL: Duration = Duration::from_millis(5);
@@ -14,15 +14,14 @@ const POLL: Duration = Duration::from_millis(5);
 /// reaped: SIGTERM, up to `grace` for them to go, then SIGKILL. Returns how many
 /// processes were found left over.
 pub(crate) async fn end_leftovers(pgids: &[i32], grace: Duration) -> usize {
-    let mut found = 0;
-    let mut live = Vec::new();
-    for &pgid in pgids {
-        let n = signal_orphaned_group(pgid, Signal::SIGTERM).unwrap_or(0);
-        if n > 0 {
-            found += n;
-            live.push(pgid);
-        }
-    }
+    let counts = signal_orphaned_groups(pgids, Signal::SIGTERM);
+    let found: usize = counts.iter().sum();
+    let mut live: Vec<i32> = pgids
+        .iter()
+        .zip(&counts)
+        .filter(|(_, &n)| n > 0)
+        .map(|(&g, _)| g)
+        .collect();
     if live.is_empty() {
         return 0;
     }
@@ -32,17 +31,21 @@ pub(crate) async fn end_leftovers(pgids: &[i32], grace: Duration) -> usize {
     );
     let deadline = Instant::now() + grace;
     loop {
-        live.retain(|&pgid| !group_members(pgid).is_empty());
+        let counts = count_members(&live);
+        live = live
+            .iter()
+            .zip(&counts)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&g, _)| g)
+            .collect();
         if live.is_empty() {
             return found;
         }
         if Instant::now() >= deadline {
-            for &pgid in &live {
-                let _ = signal_orphaned_group(pgid, Signal::SIGKILL);
-            }
+            signal_orphaned_groups(&live, Signal::SIGKILL);
             // SIGKILL cannot be ignored; wait briefly so callers see them gone.
             let until = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < until && live.iter().any(|&g| !group_members(g).is_empty()) {
+            while Instant::now() < until && count_members(&live).iter().any(|&n| n > 0) {
                 tokio::time::sleep(POLL).await;
             }
             return found;

@@ -54,10 +54,31 @@ pub(crate) fn is_same_process(pid: i32, start: u64) -> bool {
 
 /// Pids of live (non-zombie) processes whose process group is `pgid`.
 pub(crate) fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
+    scan_groups(|pid, group| {
+        if group == pgid {
+            out.push(pid);
+        }
+    });
+    out
+}
+
+/// How many live processes are in each of `pgids`, from one pass over `/proc`.
+pub(crate) fn count_members(pgids: &[i32]) -> Vec<usize> {
+    let mut counts = vec![0; pgids.len()];
+    scan_groups(|_, group| {
+        if let Some(i) = pgids.iter().position(|&g| g == group) {
+            counts[i] += 1;
+        }
+    });
+    counts
+}
+
+/// Calls `f(pid, pgid)` for every live (non-zombie) process.
+fn scan_groups(mut f: impl FnMut(i32, i32)) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -75,11 +96,10 @@ pub(crate) fn group_members(pgid: i32) -> Vec<i32> {
         let mut fields = stat[close + 1..].split_whitespace();
         let state = fields.next();
         let group = fields.nth(1).and_then(|s| s.parse::<i32>().ok());
-        if group == Some(pgid) && !matches!(state, Some("Z") | Some("X")) {
-            out.push(pid);
+        if let (Some(group), false) = (group, matches!(state, Some("Z") | Some("X"))) {
+            f(pid, group);
         }
     }
-    out
 }
 
 /// Why a group was not signalled.
@@ -104,19 +124,20 @@ pub(crate) fn signal_group(pgid: i32, sig: Signal) -> Result<bool, SignalRefused
     Ok(killpg(Pid::from_raw(pgid), sig).is_ok())
 }
 
-/// Signals what is left of a group whose leader we started and have already reaped.
-/// Linux never hands out a pid that is still in use as a process-group id, so while any
-/// member lives the id is still ours; if a process with pid == pgid exists again, the id
-/// was reused after our group emptied and we leave it alone.
-pub(crate) fn signal_orphaned_group(pgid: i32, sig: Signal) -> Result<usize, SignalRefused> {
-    if std::path::Path::new(&format!("/proc/{pgid}")).exists() {
-        return Ok(0);
+/// Signals what is left of groups whose leaders we started and have already reaped, and
+/// returns how many processes each still held. Linux never hands out a pid that is still
+/// in use as a process-group id, so while any member lives the id is still ours; if a
+/// process with pid == pgid exists again, the id was reused after our group emptied and
+/// we leave it alone.
+pub(crate) fn signal_orphaned_groups(pgids: &[i32], sig: Signal) -> Vec<usize> {
+    let mut counts = count_members(pgids);
+    for (i, &pgid) in pgids.iter().enumerate() {
+        let reused = std::path::Path::new(&format!("/proc/{pgid}")).exists();
+        if reused || counts[i] == 0 || signal_group(pgid, sig).is_err() {
+            counts[i] = 0;
+        }
     }
-    let members = group_members(pgid).len();
-    if members > 0 {
-        signal_group(pgid, sig)?;
-    }
-    Ok(members)
+    counts
 }
 
 /// The host name recorded in run-info, so a reader on another host knows pids are not

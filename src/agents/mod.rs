@@ -10,12 +10,14 @@ pub(crate) mod gemini;
 pub(crate) mod ratelimit;
 pub(crate) mod stream;
 pub(crate) mod usage;
+pub(crate) mod version;
 
 pub(crate) use backend::{builtin, Backend, BUILTINS};
 pub(crate) use stream::{
     summarize, summarize_file, OutputFormat, RateLimit, StreamSummary, UnknownOutputFormat,
 };
 pub(crate) use usage::{Price, Usage};
+pub(crate) use version::agent_version;
 
 #[cfg(test)]
 mod test_support;

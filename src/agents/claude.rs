@@ -202,10 +202,10 @@ impl ClaudeEvents {
     fn result(&mut self, event: &Value) {
         self.saw_result = true;
         let subtype = str_field(event, "subtype").unwrap_or("");
-        self.result_is_error = event
-            .get("is_error")
-            .and_then(Value::as_bool)
-            .unwrap_or(subtype.starts_with("error"));
+        // Some CLI versions send `error_max_turns` with `is_error: false`; the subtype
+        // still says the task was not finished.
+        self.result_is_error = event.get("is_error").and_then(Value::as_bool) == Some(true)
+            || subtype.starts_with("error");
         self.result_text = str_field(event, "result").map(capped);
         self.usage = usage(event).or(self.usage.take());
         if self.model.is_none() {

@@ -227,6 +227,15 @@ fn error_subtype_without_is_error_and_without_text() {
 }
 
 #[test]
+fn error_subtype_wins_over_is_error_false() {
+    let s = parse(
+        r#"{"type":"result","subtype":"error_max_turns","is_error":false,"result":"partial"}"#,
+    );
+    assert_eq!(s.error.as_deref(), Some("partial"));
+    assert_eq!(s.final_text, None);
+}
+
+#[test]
 fn odd_field_types_do_not_lose_the_event() {
     let s = parse(concat!(
         r#"{"type":"system","subtype":"init","model":42}"#,

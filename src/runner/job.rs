@@ -12,7 +12,7 @@ use super::env::{agent_env, RunEnv};
 use super::preamble::{build, PromptParts};
 use super::shutdown::{Request, Shutdown, StopReason};
 use super::unix::{hostname, new_session, proc_start, signal_group};
-use crate::agents::backend::AgentSpec;
+use crate::agents::resolve::AgentSpec;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
 use crate::error::Error;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::agents::backend::AgentKind;
+use crate::agents::resolve::AgentKind;
 use crate::storage::layout::{RunPaths, TaskPaths};
 
 /// The working method, built in so a run started outside this repository gets it too.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::job::{run_job, short, JobOutcome, JobSpec};
 use super::leftovers::end_leftovers;
 use super::shutdown::{Request, Shutdown, StopReason};
-use crate::agents::backend::AgentSpec;
+use crate::agents::resolve::AgentSpec;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
 use crate::error::Error;

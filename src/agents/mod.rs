@@ -4,6 +4,7 @@
 pub(crate) mod backend;
 pub(crate) mod claude;
 pub(crate) mod codex;
+pub(crate) mod collect;
 pub(crate) mod gemini;
 pub(crate) mod ratelimit;
 pub(crate) mod resolve;

@@ -17,6 +17,13 @@ pub(crate) enum AgentKind {
     Gemini,
 }
 
+impl AgentKind {
+    /// Whether the agent is one of the AI CLIs (which answer `--version`).
+    pub(crate) fn is_ai_cli(self) -> bool {
+        matches!(self, Self::Claude | Self::Codex | Self::Gemini)
+    }
+}
+
 /// A fully resolved agent: what to run and how to read it.
 #[derive(Debug, Clone)]
 pub(crate) struct AgentSpec {
@@ -25,6 +32,8 @@ pub(crate) struct AgentSpec {
     pub(crate) kind: AgentKind,
     pub(crate) argv: Vec<String>,
     pub(crate) output: OutputFormat,
+    /// The configured model, for pricing when the stream names none.
+    pub(crate) model: Option<String>,
     /// Extra environment, such as the API token; never recorded anywhere.
     pub(crate) env: Vec<(String, String)>,
 }
@@ -164,6 +173,7 @@ fn finish(
         kind,
         argv,
         output,
+        model: configured.model.clone(),
         env,
     })
 }

@@ -64,7 +64,7 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
         &JobSpec {
             layout: &prepared.ctx.layout,
             task: &prepared.task,
-            agent: &prepared.agent,
+            agent: &prepared.agents[0],
             prompt: &prepared.prompt,
             role: prepared.role.as_deref(),
             parent_run_id: &prepared.nesting.parent_run_id,
@@ -73,6 +73,7 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
             depth: prepared.nesting.depth,
             cwd: &prepared.cwd,
             kill_grace,
+            prices: &prepared.ctx.config.file.prices,
         },
         &shutdown,
     )

@@ -24,8 +24,9 @@ pub(crate) struct RunArgs {
     /// Task id [default: generated from the date and the prompt's first words]
     #[arg(long, value_name = "ID")]
     pub(crate) task: Option<String>,
-    /// Agent: shell, claude, codex, gemini or a name from the config [default: the config's
-    /// default_agent, else shell]
+    /// Agent: shell, claude, codex, gemini or a name from the config; a comma list
+    /// (claude,codex) takes turns on restarts [default: the config's default_agent, else
+    /// shell]
     #[arg(long, value_name = "NAME")]
     pub(crate) agent: Option<String>,
     /// Run this command as the agent (split like a shell would); prompt on stdin and in
@@ -50,7 +51,8 @@ pub(crate) struct RunArgs {
 pub(crate) struct Prepared {
     pub(crate) ctx: Context,
     pub(crate) task: TaskPaths,
-    pub(crate) agent: AgentSpec,
+    /// The agents, in turn order (one unless `--agent a,b`).
+    pub(crate) agents: Vec<AgentSpec>,
     pub(crate) prompt: String,
     /// Whether the prompt came from the command line (and so belongs in TASK.md).
     pub(crate) prompt_is_new: bool,
@@ -118,11 +120,13 @@ impl RunArgs {
             )));
         }
         let nesting = Nesting::from_env(explicit_parent, ctx.max_depth())?;
-        let agent = resolve(
-            self.agent.as_deref(),
-            self.agent_cmd.as_deref(),
-            &ctx.config,
-        )?;
+        let agents = match self.agent.as_deref() {
+            Some(list) if list.contains(',') => list
+                .split(',')
+                .map(|name| resolve(Some(name.trim()), self.agent_cmd.as_deref(), &ctx.config))
+                .collect::<Result<Vec<_>, _>>()?,
+            name => vec![resolve(name, self.agent_cmd.as_deref(), &ctx.config)?],
+        };
         let role = match &self.role {
             Some(name) => Some(role_prompt(&task.project_dir, name)?),
             None => None,
@@ -131,7 +135,7 @@ impl RunArgs {
         Ok(Prepared {
             ctx,
             task,
-            agent,
+            agents,
             prompt,
             prompt_is_new,
             role,

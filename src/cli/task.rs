@@ -11,6 +11,8 @@ use super::output;
 use super::run_args::{RunArgs, TaskDefault};
 use crate::config::duration::parse_cli;
 use crate::error::Error;
+use crate::runner::backoff;
+use crate::runner::budget::Budget;
 use crate::runner::job::short;
 use crate::runner::ralph::{run_task, TaskEnd, TaskSpec};
 use crate::runner::shutdown::Shutdown;
@@ -39,6 +41,12 @@ pub(crate) struct TaskArgs {
     /// Stop the whole task after this long (exit 124)
     #[arg(long, value_name = "DURATION", value_parser = parse_cli)]
     pub(crate) timeout: Option<Duration>,
+    /// Stop the task (exit 1) once its runs have cost this much; WARN at 80 %
+    #[arg(long, value_name = "USD")]
+    pub(crate) max_cost_usd: Option<f64>,
+    /// Stop the task (exit 1) once its runs have used this many tokens; WARN at 80 %
+    #[arg(long, value_name = "N")]
+    pub(crate) max_tokens: Option<u64>,
     /// Print a JSON summary on stdout at the end
     #[arg(long)]
     pub(crate) json: bool,
@@ -57,6 +65,9 @@ struct TaskSummary<'a> {
     output_path: Option<String>,
     task_folder: String,
     leftovers_terminated: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    total_tokens: u64,
     duration_ms: u128,
 }
 
@@ -89,7 +100,7 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
         &TaskSpec {
             layout: &prepared.ctx.layout,
             task: &prepared.task,
-            agent: &prepared.agent,
+            agents: &prepared.agents,
             prompt: &prepared.prompt,
             role: prepared.role.as_deref(),
             parent_run_id: &prepared.nesting.parent_run_id,
@@ -98,6 +109,23 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
             max_restarts,
             restart_delay,
             kill_grace,
+            prices: &prepared.ctx.config.file.prices,
+            budget: Budget {
+                max_cost_usd: args
+                    .max_cost_usd
+                    .or(prepared.ctx.config.file.budget.max_cost_usd),
+                max_tokens: args
+                    .max_tokens
+                    .or(prepared.ctx.config.file.budget.max_tokens),
+            },
+            rate_limit_backoff: (
+                restart
+                    .rate_limit_backoff
+                    .unwrap_or(backoff::DEFAULT_INITIAL),
+                restart
+                    .rate_limit_backoff_max
+                    .unwrap_or(backoff::DEFAULT_MAX),
+            ),
         },
         &shutdown,
     )
@@ -117,6 +145,8 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
             output_path: outcome.output_path().map(|p| p.display().to_string()),
             task_folder: task.dir.display().to_string(),
             leftovers_terminated: outcome.leftovers,
+            cost_usd: outcome.usage.cost_usd,
+            total_tokens: outcome.usage.total_tokens(),
             duration_ms: outcome.duration.as_millis(),
         })?;
     }
@@ -139,6 +169,10 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
             "run-agent: task {name} failed: {} attempt(s) ran and none wrote {} (--max-restarts {max_restarts}){output}",
             outcome.runs,
             task.done.display()
+        ),
+        TaskEnd::BudgetSpent => eprintln!(
+            "run-agent: task {name} failed: budget spent after {} run(s){output}",
+            outcome.runs
         ),
         TaskEnd::Stopped(reason) => eprintln!("run-agent: task {name} {}{output}", reason.describe()),
     }

@@ -66,6 +66,11 @@ pub(crate) struct RestartConfig {
     pub(crate) child_wait_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "super::duration::optional")]
     pub(crate) kill_grace: Option<Duration>,
+    /// First wait after an agent reports a usage or rate limit; doubles up to the max.
+    #[serde(default, deserialize_with = "super::duration::optional")]
+    pub(crate) rate_limit_backoff: Option<Duration>,
+    #[serde(default, deserialize_with = "super::duration::optional")]
+    pub(crate) rate_limit_backoff_max: Option<Duration>,
 }
 
 /// Spending limits for a task.

@@ -1,5 +1,6 @@
 //! One run of an agent: folder, prompt, run-info, spawn in a new session, wait, finish.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,9 +13,14 @@ use super::env::{agent_env, RunEnv};
 use super::preamble::{build, PromptParts};
 use super::shutdown::{Request, Shutdown, StopReason};
 use super::unix::{hostname, new_session, proc_start, signal_group};
+use crate::agents::collect::{collect, ensure_output, program_path};
 use crate::agents::resolve::AgentSpec;
+use crate::agents::stream::RateLimit;
+use crate::agents::usage::Usage;
+use crate::agents::version::agent_version;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
+use crate::config::file::PriceConfig;
 use crate::error::Error;
 use crate::storage::ids::new_run_id;
 use crate::storage::layout::{Layout, RunPaths, TaskPaths};
@@ -34,6 +40,8 @@ pub(crate) struct JobSpec<'a> {
     pub(crate) depth: u32,
     pub(crate) cwd: &'a std::path::Path,
     pub(crate) kill_grace: Duration,
+    /// Prices per model from the config, for agents that report tokens but no cost.
+    pub(crate) prices: &'a BTreeMap<String, PriceConfig>,
 }
 
 /// How a run ended.
@@ -47,6 +55,10 @@ pub(crate) struct JobOutcome {
     /// The agent's process group, for ending leftovers when the top-level command ends.
     pub(crate) pgid: i32,
     pub(crate) duration: Duration,
+    /// Tokens and cost, when the agent reported them.
+    pub(crate) usage: Option<Usage>,
+    /// Set when the agent reported a usage or rate limit.
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// Runs one attempt to its end. Errors only when the run could not be set up or the agent
@@ -101,19 +113,31 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         usage: None,
     };
 
+    let env = agent_env(&RunEnv {
+        root: spec.layout.root(),
+        task: spec.task,
+        run: &run,
+        parent_run_id: spec.parent_run_id,
+        depth: spec.depth,
+    });
+    if spec.agent.kind.is_ai_cli() {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if let Some(program) = program_path(&spec.agent.argv[0], &path) {
+            info.agent_version = agent_version(&program).unwrap_or_default();
+        }
+    }
+
     let mut cmd = Command::new(&spec.agent.argv[0]);
     cmd.args(&spec.agent.argv[1..])
         .current_dir(spec.cwd)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
-        .envs(agent_env(&RunEnv {
-            root: spec.layout.root(),
-            task: spec.task,
-            run: &run,
-            parent_run_id: spec.parent_run_id,
-            depth: spec.depth,
-        }))
+        .envs(env)
         .envs(spec.agent.env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(false);
     new_session(&mut cmd);
@@ -126,7 +150,7 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
             info.exit_code = 127;
             info.error_summary = format!("cannot start {:?}: {source}", spec.agent.argv[0]);
             info.save(&run.run_info)?;
-            ensure_output(&run);
+            ensure_output(&run, None);
             lifecycle(
                 spec.task,
                 &run,
@@ -170,13 +194,27 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         (None, 0) => RunStatus::Completed,
         (None, _) => RunStatus::Failed,
     };
-    info.error_summary = match (stopped, exit_code) {
+    let findings = collect(spec.agent, &run, exit_code, spec.prices);
+    let mut summary = match (stopped, exit_code) {
         (Some(reason), _) => reason.describe(),
         (None, 0) => String::new(),
         (None, c) if c > 128 => format!("agent killed by signal {}", c - 128),
         (None, c) => format!("agent exited with code {c}"),
     };
-    ensure_output(&run);
+    if let Some(error) = findings
+        .rate_limit
+        .as_ref()
+        .map(|r| &r.message)
+        .or(findings.error.as_ref())
+    {
+        summary = if summary.is_empty() {
+            error.clone()
+        } else {
+            format!("{summary}: {error}")
+        };
+    }
+    info.error_summary = summary;
+    info.usage.clone_from(&findings.usage);
     info.save(&run.run_info)?;
     let duration = started.elapsed();
     let (kind, body) = if info.status == RunStatus::Failed {
@@ -204,6 +242,8 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         pgid: pid,
         duration,
         run,
+        usage: findings.usage,
+        rate_limit: findings.rate_limit,
     })
 }
 
@@ -272,18 +312,6 @@ fn exit_code_of(status: ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(-1)
-}
-
-/// `output.md` always exists after a run: the agent's own if it wrote one, else a copy of
-/// its stdout.
-fn ensure_output(run: &RunPaths) {
-    if run.output.exists() {
-        return;
-    }
-    if let Err(e) = fs::copy(&run.stdout, &run.output) {
-        tracing::warn!(path = %run.output.display(), error = %e, "cannot copy stdout to output.md");
-        let _ = File::create(&run.output);
-    }
 }
 
 /// Posts a lifecycle record to the task bus. A bus that cannot be written is reported but

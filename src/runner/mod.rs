@@ -1,5 +1,7 @@
 //! Running agents: spawning in their own session, the Ralph loop, signals and stopping.
 
+pub(crate) mod backoff;
+pub(crate) mod budget;
 pub(crate) mod env;
 pub(crate) mod job;
 pub(crate) mod leftovers;

@@ -1,14 +1,19 @@
 //! The Ralph loop: run the root agent again and again until `DONE` (SPEC §4).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::backoff::Backoff;
+use super::budget::{task_usage, Budget, WARN_AT};
 use super::job::{run_job, short, JobOutcome, JobSpec};
 use super::leftovers::end_leftovers;
 use super::shutdown::{Request, Shutdown, StopReason};
 use crate::agents::resolve::AgentSpec;
+use crate::agents::usage::Usage;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
+use crate::config::file::PriceConfig;
 use crate::error::Error;
 use crate::storage::layout::{Layout, TaskPaths};
 use crate::storage::run_info::RunInfo;
@@ -17,7 +22,8 @@ use crate::storage::run_info::RunInfo;
 pub(crate) struct TaskSpec<'a> {
     pub(crate) layout: &'a Layout,
     pub(crate) task: &'a TaskPaths,
-    pub(crate) agent: &'a AgentSpec,
+    /// One agent, or several used in turn (`--agent claude,codex`).
+    pub(crate) agents: &'a [AgentSpec],
     pub(crate) prompt: &'a str,
     pub(crate) role: Option<&'a str>,
     pub(crate) parent_run_id: &'a str,
@@ -26,6 +32,10 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) max_restarts: u32,
     pub(crate) restart_delay: Duration,
     pub(crate) kill_grace: Duration,
+    pub(crate) prices: &'a BTreeMap<String, PriceConfig>,
+    pub(crate) budget: Budget,
+    /// First wait and cap of the backoff after a rate-limited attempt.
+    pub(crate) rate_limit_backoff: (Duration, Duration),
 }
 
 /// How the loop ended.
@@ -34,6 +44,8 @@ pub(crate) enum TaskEnd {
     Done,
     /// Restarts used up without `DONE`.
     Exhausted,
+    /// `--max-cost-usd` or `--max-tokens` spent.
+    BudgetSpent,
     Stopped(StopReason),
 }
 
@@ -41,7 +53,7 @@ impl TaskEnd {
     pub(crate) fn exit_code(self) -> u8 {
         match self {
             Self::Done => 0,
-            Self::Exhausted => 1,
+            Self::Exhausted | Self::BudgetSpent => 1,
             Self::Stopped(r) => r.exit_code(),
         }
     }
@@ -49,7 +61,7 @@ impl TaskEnd {
     pub(crate) fn word(self) -> &'static str {
         match self {
             Self::Done => "done",
-            Self::Exhausted => "failed",
+            Self::Exhausted | Self::BudgetSpent => "failed",
             Self::Stopped(_) => "stopped",
         }
     }
@@ -64,6 +76,8 @@ pub(crate) struct TaskOutcome {
     pub(crate) last: Option<JobOutcome>,
     /// Processes agents left running that were terminated at the end.
     pub(crate) leftovers: usize,
+    /// Tokens and cost of every run of the task so far.
+    pub(crate) usage: Usage,
     pub(crate) duration: Duration,
 }
 
@@ -81,9 +95,15 @@ pub(crate) async fn run_task(
 ) -> Result<TaskOutcome, Error> {
     let started = Instant::now();
     let (mut previous, base) = last_root_run(spec.task, spec.parent_run_id);
+    // Attempts counted toward --max-restarts; rate-limited attempts are not.
     let mut runs = 0u32;
+    // Every attempt started, for the attempt number and the agent rotation.
+    let mut started_runs = 0u32;
     let mut last: Option<JobOutcome> = None;
     let mut groups = Vec::new();
+    let mut spent = task_usage(spec.task);
+    let mut warned = spec.budget.fraction(&spent) >= WARN_AT;
+    let mut backoff = Backoff::new(spec.rate_limit_backoff.0, spec.rate_limit_backoff.1);
 
     let end = loop {
         if let Some(reason) = shutdown.current().reason() {
@@ -92,37 +112,46 @@ pub(crate) async fn run_task(
         if spec.task.done.exists() {
             break TaskEnd::Done;
         }
+        if spec.budget.is_set() && spec.budget.fraction(&spent) >= 1.0 {
+            notice(
+                spec.task,
+                "ERROR",
+                &format!(
+                    "budget spent ({}); stopping the task",
+                    spec.budget.describe(&spent)
+                ),
+            );
+            break TaskEnd::BudgetSpent;
+        }
         if runs >= spec.max_restarts {
             break TaskEnd::Exhausted;
         }
-        let outcome = run_job(
-            &JobSpec {
-                layout: spec.layout,
-                task: spec.task,
-                agent: spec.agent,
-                prompt: spec.prompt,
-                role: spec.role,
-                parent_run_id: spec.parent_run_id,
-                previous_run_id: &previous,
-                attempt: base + runs + 1,
-                depth: spec.depth,
-                cwd: spec.cwd,
-                kill_grace: spec.kill_grace,
-            },
+        let outcome = match run_rotating(
+            spec,
             shutdown,
+            &previous,
+            base + started_runs + 1,
+            started_runs,
         )
-        .await;
-        let outcome = match outcome {
+        .await
+        {
             Ok(o) => o,
             Err(e) => {
                 end_leftovers(&groups, spec.kill_grace).await;
                 return Err(e);
             }
         };
-        runs += 1;
+        started_runs += 1;
         previous.clone_from(&outcome.run.run_id);
         groups.push(outcome.pgid);
+        if let Some(u) = &outcome.usage {
+            spent.add(u);
+        }
         let stopped = outcome.stopped;
+        let limited = outcome.rate_limit.clone();
+        if limited.is_none() {
+            runs += 1;
+        }
         last = Some(outcome);
         if let Some(reason) = stopped {
             break TaskEnd::Stopped(reason);
@@ -130,6 +159,27 @@ pub(crate) async fn run_task(
         if spec.task.done.exists() {
             break TaskEnd::Done;
         }
+        if spec.budget.is_set() && !warned && spec.budget.fraction(&spent) >= WARN_AT {
+            warned = true;
+            notice(
+                spec.task,
+                "WARN",
+                &format!(
+                    "budget {:.0}% used ({})",
+                    spec.budget.fraction(&spent).min(1.0) * 100.0,
+                    spec.budget.describe(&spent)
+                ),
+            );
+        }
+        if let Some(limit) = limited {
+            // A limit is the provider's, not the task's failure: wait it out instead of
+            // spending attempts.
+            let wait = backoff.wait(limit.retry_after);
+            notice(spec.task, "WARN", &format!("agent hit a usage or rate limit ({}); waiting {} before the next attempt, which does not count toward --max-restarts", limit.message, short(wait)));
+            wait_or_stop(shutdown, wait).await;
+            continue;
+        }
+        backoff.reset();
         if runs < spec.max_restarts && !spec.restart_delay.is_zero() {
             wait_or_stop(shutdown, spec.restart_delay).await;
         }
@@ -138,15 +188,81 @@ pub(crate) async fn run_task(
     let leftovers = end_leftovers(&groups, spec.kill_grace).await;
     let outcome = TaskOutcome {
         end,
-        runs,
+        runs: started_runs,
         last,
         leftovers,
+        usage: spent,
         duration: started.elapsed(),
     };
-    if runs > 0 {
+    if started_runs > 0 {
         post_summary(spec.task, &outcome);
     }
     Ok(outcome)
+}
+
+/// Runs one attempt with the agent whose turn it is; an agent whose program cannot be
+/// started hands the attempt to the next one, with a `WARN`.
+async fn run_rotating(
+    spec: &TaskSpec<'_>,
+    shutdown: &Shutdown,
+    previous: &str,
+    attempt: u32,
+    turn: u32,
+) -> Result<JobOutcome, Error> {
+    let n = spec.agents.len();
+    let mut last_err = None;
+    for k in 0..n {
+        let agent = &spec.agents[(turn as usize + k) % n];
+        let result = run_job(
+            &JobSpec {
+                layout: spec.layout,
+                task: spec.task,
+                agent,
+                prompt: spec.prompt,
+                role: spec.role,
+                parent_run_id: spec.parent_run_id,
+                previous_run_id: previous,
+                attempt,
+                depth: spec.depth,
+                cwd: spec.cwd,
+                kill_grace: spec.kill_grace,
+                prices: spec.prices,
+            },
+            shutdown,
+        )
+        .await;
+        match result {
+            Err(e @ Error::Spawn { .. }) if n > 1 => {
+                notice(
+                    spec.task,
+                    "WARN",
+                    &format!("{e}; handing the attempt to the next agent"),
+                );
+                last_err = Some(e);
+            }
+            other => return other,
+        }
+    }
+    Err(last_err.unwrap_or_else(|| Error::Failed("no agent to run".to_owned())))
+}
+
+/// Posts a loop notice (`WARN`, `ERROR`) to the task bus; a bus that cannot be written
+/// is logged, not fatal.
+fn notice(task: &TaskPaths, kind: &str, body: &str) {
+    if matches!(kind, "WARN" | "ERROR") {
+        tracing::warn!("{body}");
+    }
+    let msg = NewMessage {
+        msg_type: kind.to_owned(),
+        project_id: task.project_id.clone(),
+        task_id: task.task_id.clone(),
+        from: "run-agent".to_owned(),
+        body: body.to_owned(),
+        ..NewMessage::default()
+    };
+    if let Err(e) = post(&task.bus, &msg) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// Sleeps for the restart delay unless a stop request comes first.
@@ -200,6 +316,9 @@ fn post_summary(task: &TaskPaths, o: &TaskOutcome) {
     );
     if let Some(path) = o.output_path() {
         body.push_str(&format!("; output {}", path.display()));
+    }
+    if let Some(cost) = o.usage.cost_usd {
+        body.push_str(&format!("; cost {cost:.2} USD"));
     }
     if o.leftovers > 0 {
         body.push_str(&format!(

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{context, job, task};
+use super::{context, job, task, usage, validate};
 
 /// Run AI coding agents in a Ralph loop, with all state in plain files.
 #[derive(Debug, Parser)]
@@ -39,6 +39,10 @@ pub(crate) enum Command {
     Task(task::TaskArgs),
     /// Run an agent once, with no restarts
     Job(job::JobArgs),
+    /// Sum tokens and cost from the run records
+    Usage(usage::UsageArgs),
+    /// Check the config and every configured agent's program, version and token
+    Validate(validate::ValidateArgs),
 }
 
 impl Cli {
@@ -57,6 +61,8 @@ impl Cli {
     pub fn run_sync(self) -> ExitCode {
         context::init_logging(&self.global);
         let result = match self.command {
+            Command::Usage(args) => usage::run(args, &self.global),
+            Command::Validate(args) => validate::run(args, &self.global),
             Command::Task(_) | Command::Job(_) => Err(crate::error::Error::Failed(
                 "internal error: this command needs the async runtime".to_owned(),
             )),
@@ -75,6 +81,13 @@ impl Cli {
         let result = match self.command {
             Command::Task(args) => task::run(args, &self.global).await,
             Command::Job(args) => job::run(args, &self.global).await,
+            other => {
+                return Cli {
+                    global: self.global,
+                    command: other,
+                }
+                .run_sync()
+            }
         };
         context::finish(result)
     }

@@ -6,5 +6,7 @@ mod job;
 mod output;
 mod run_args;
 mod task;
+mod usage;
+mod validate;
 
 pub use args::Cli;

@@ -4,7 +4,11 @@ mod args;
 mod context;
 mod job;
 mod output;
+mod resume;
 mod run_args;
+mod stop;
+mod target;
 mod task;
+mod wait;
 
 pub use args::Cli;

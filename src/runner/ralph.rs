@@ -26,6 +26,7 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) max_restarts: u32,
     pub(crate) restart_delay: Duration,
     pub(crate) kill_grace: Duration,
+    pub(crate) child_wait_timeout: Duration,
 }
 
 /// How the loop ended.
@@ -90,7 +91,13 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break TaskEnd::Done;
+            break super::wait::done(
+                spec.task,
+                shutdown,
+                spec.child_wait_timeout,
+                spec.kill_grace,
+            )
+            .await;
         }
         if runs >= spec.max_restarts {
             break TaskEnd::Exhausted;
@@ -128,13 +135,21 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break TaskEnd::Done;
+            break super::wait::done(
+                spec.task,
+                shutdown,
+                spec.child_wait_timeout,
+                spec.kill_grace,
+            )
+            .await;
         }
         if runs < spec.max_restarts && !spec.restart_delay.is_zero() {
             wait_or_stop(shutdown, spec.restart_delay).await;
         }
     };
 
+    super::wait::stop_unfinished(spec.task, end, shutdown, spec.kill_grace).await;
+    groups.extend(super::descendants::own_tree_pgids(spec.task));
     let leftovers = end_leftovers(&groups, spec.kill_grace).await;
     let outcome = TaskOutcome {
         end,

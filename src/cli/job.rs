@@ -98,7 +98,7 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
         }
         stop_unfinished_job(&outcome, &shutdown, kill_grace).await;
         let mut groups = vec![outcome.pgid];
-        groups.extend(tree_pgids(&collect(&[outcome.run.dir.clone()])));
+        groups.extend(tree_pgids(&collect(std::slice::from_ref(&outcome.run.dir))));
         end_leftovers(&groups, kill_grace).await;
     }
     if args.json {

@@ -311,7 +311,7 @@ mod tests {
             format!("runner 3 4 h\nrun {}\nrun {}\n", c.display(), a.display()),
         )
         .unwrap();
-        let tree = collect(&[a.clone()]);
+        let tree = collect(std::slice::from_ref(&a));
         let mut dirs: Vec<_> = tree.runs.iter().map(|n| n.dir.clone()).collect();
         dirs.sort();
         assert_eq!(dirs, [a, b, c], "each run once, even with a cycle");

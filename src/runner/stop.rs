@@ -73,13 +73,18 @@ impl Stopper {
         }
         let kill_runners = self.killed_at.is_some_and(|k| now >= k + RUNNER_GRACE);
         let mut alive = 0;
-        for (leader, pgid) in groups(&tree, self.skip_roots) {
+        for (leader, pgid, runner) in groups(&tree, self.skip_roots) {
             if !run_group_alive(&leader, pgid, &snap) {
                 continue;
             }
             alive += 1;
+            // A live runner stops its own agent (and records why) when it gets SIGTERM
+            // below; signalling the agent too would race it into recording a crash.
+            let runner_handles = runner.is_some_and(|r| !r.is_self() && r.alive_in(&snap));
             let sig = if kill_agents {
                 Some(Signal::SIGKILL)
+            } else if runner_handles {
+                None
             } else if self.termed.insert((pgid, leader.start)) {
                 Some(Signal::SIGTERM)
             } else {
@@ -137,12 +142,12 @@ impl Stopper {
     }
 }
 
-/// (leader, pgid) of every run in the tree whose group may need a signal.
-fn groups(tree: &Tree, skip_roots: bool) -> Vec<(Identity, i32)> {
+/// (leader, pgid, runner) of every run in the tree whose group may need a signal.
+fn groups(tree: &Tree, skip_roots: bool) -> Vec<(Identity, i32, Option<Identity>)> {
     tree.runs
         .iter()
         .filter(|n| !(skip_roots && n.is_root))
-        .filter_map(|n| Some((n.agent()?, n.info.as_ref()?.pgid)))
+        .filter_map(|n| Some((n.agent()?, n.info.as_ref()?.pgid, n.runner.clone())))
         .collect()
 }
 

@@ -45,6 +45,8 @@ struct StopSummary<'a> {
     stopped_records: usize,
     failed_records: usize,
     survivors: usize,
+    /// Milliseconds from the start of the stop until no process of the tree remained.
+    quiet_ms: u128,
 }
 
 pub(crate) fn run(args: StopArgs, global: &GlobalArgs) -> Result<u8, Error> {
@@ -75,6 +77,7 @@ pub(crate) fn run(args: StopArgs, global: &GlobalArgs) -> Result<u8, Error> {
             stopped_records: report.healed,
             failed_records: failed,
             survivors: report.survivors,
+            quiet_ms: report.quiet_after.as_millis(),
         })?;
     } else if report.signalled == 0 && report.healed == 0 {
         output::line(&format!("{target}: nothing was running"))?;

@@ -31,6 +31,8 @@ pub(crate) struct StopReport {
     pub(crate) healed: usize,
     /// Whether anything still lived when we gave up (should not happen: SIGKILL).
     pub(crate) survivors: usize,
+    /// From the start of the stop until no process of the tree remained.
+    pub(crate) quiet_after: Duration,
 }
 
 /// A stop in progress, driven by [`Stopper::poll`] from a sync or an async loop.
@@ -38,6 +40,7 @@ pub(crate) struct Stopper {
     roots: Vec<PathBuf>,
     /// Leave the root runs' own agents alone (their runner — us — handles them).
     skip_roots: bool,
+    started: Instant,
     deadline: Instant,
     killed_at: Option<Instant>,
     termed: HashSet<(i32, u64)>,
@@ -49,6 +52,7 @@ impl Stopper {
         Self {
             roots,
             skip_roots,
+            started: Instant::now(),
             deadline: Instant::now() + grace,
             killed_at: None,
             termed: HashSet::new(),
@@ -119,6 +123,7 @@ impl Stopper {
             }
         }
         self.report.survivors = alive;
+        self.report.quiet_after = self.started.elapsed();
         alive == 0
     }
 

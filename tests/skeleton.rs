@@ -363,9 +363,10 @@ fn stdout_is_written_live() {
         ])
         .spawn()
         .unwrap();
+    // run-info.yaml is written just after the spawn, so the agent may print first.
     let stdout_has_line = || {
         env.runs("p", "t").first().is_some_and(|r| {
-            r.join("run-info.yaml").exists()
+            r.join("run-info.yaml").is_file()
                 && std::fs::read_to_string(r.join("agent-stdout.txt")).is_ok_and(|t| t == "first\n")
         })
     };

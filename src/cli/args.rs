@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{context, job, task, usage, validate};
+use super::{context, job, resume, stop, task, usage, validate, wait};
 
 /// Run AI coding agents in a Ralph loop, with all state in plain files.
 #[derive(Debug, Parser)]
@@ -39,6 +39,12 @@ pub(crate) enum Command {
     Task(task::TaskArgs),
     /// Run an agent once, with no restarts
     Job(job::JobArgs),
+    /// Stop a task (every run and descendant) or one run, even when its runner is gone
+    Stop(stop::StopArgs),
+    /// Remove DONE and run the task's loop again
+    Resume(resume::ResumeArgs),
+    /// Block until tasks are done (all, or --any)
+    Wait(wait::WaitArgs),
     /// Sum tokens and cost from the run records
     Usage(usage::UsageArgs),
     /// Check the config and every configured agent's program, version and token
@@ -54,18 +60,25 @@ impl Cli {
     /// Whether the command needs the async runtime (processes, signals, file events).
     /// Quick commands skip building it.
     pub fn needs_runtime(&self) -> bool {
-        matches!(self.command, Command::Task(_) | Command::Job(_))
+        matches!(
+            self.command,
+            Command::Task(_) | Command::Job(_) | Command::Resume(_)
+        )
     }
 
     /// Runs a command that needs no runtime.
     pub fn run_sync(self) -> ExitCode {
         context::init_logging(&self.global);
         let result = match self.command {
+            Command::Stop(args) => stop::run(args, &self.global),
+            Command::Wait(args) => wait::run(args, &self.global),
             Command::Usage(args) => usage::run(args, &self.global),
             Command::Validate(args) => validate::run(args, &self.global),
-            Command::Task(_) | Command::Job(_) => Err(crate::error::Error::Failed(
-                "internal error: this command needs the async runtime".to_owned(),
-            )),
+            Command::Task(_) | Command::Job(_) | Command::Resume(_) => {
+                Err(crate::error::Error::Failed(
+                    "internal error: this command needs the async runtime".to_owned(),
+                ))
+            }
         };
         context::finish(result)
     }
@@ -73,14 +86,22 @@ impl Cli {
     /// Runs a command inside the tokio runtime built by `main`.
     pub async fn run_async(self) -> ExitCode {
         context::init_logging(&self.global);
-        if context::env_nonempty("JRUN_ID").is_some() {
-            // Started by an agent: get out of its process group before anything slow, so
-            // a signal to that group cannot cut this run off half-recorded.
+        let explicit_parent = match &self.command {
+            Command::Job(args) => args.parent_run_id.as_deref(),
+            _ => None,
+        };
+        if context::env_nonempty("JRUN_ID").is_some() || explicit_parent.is_some() {
+            // Started by an agent: register with the parent run while still in the
+            // agent's process group (so the loop sees this process until it is
+            // registered), then get out of that group before anything slow, so a signal
+            // to it cannot cut this run off half-recorded.
+            crate::runner::descendants::register_from_env(explicit_parent);
             crate::runner::unix::leave_callers_group();
         }
         let result = match self.command {
             Command::Task(args) => task::run(args, &self.global).await,
             Command::Job(args) => job::run(args, &self.global).await,
+            Command::Resume(args) => resume::run(args, &self.global).await,
             other => {
                 return Cli {
                     global: self.global,

@@ -9,11 +9,16 @@ use super::args::GlobalArgs;
 use super::context::{env_nonempty, Context};
 use super::output;
 use super::run_args::{RunArgs, TaskDefault};
+use super::task::DEFAULT_CHILD_WAIT_TIMEOUT;
 use crate::config::duration::parse_cli;
 use crate::error::Error;
+use crate::runner::descendants::{collect, register_by_id, tree_pgids};
+use crate::runner::job::JobOutcome;
 use crate::runner::job::{run_job, JobSpec};
 use crate::runner::leftovers::end_leftovers;
-use crate::runner::shutdown::Shutdown;
+use crate::runner::shutdown::{Request, Shutdown};
+use crate::runner::stop::stop_tree;
+use crate::runner::wait::children;
 
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(30);
 
@@ -51,14 +56,20 @@ struct JobSummary<'a> {
 pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error> {
     let ctx = Context::load(global)?;
     let grace_cfg = ctx.config.file.restart.kill_grace;
+    let child_wait_cfg = ctx.config.file.restart.child_wait_timeout;
     let prepared = args.run.prepare(
         ctx,
         TaskDefault::InheritOrGenerate,
         args.parent_run_id.as_deref(),
     )?;
     let kill_grace = args.kill_grace.or(grace_cfg).unwrap_or(DEFAULT_KILL_GRACE);
+    let child_wait = child_wait_cfg.unwrap_or(DEFAULT_CHILD_WAIT_TIMEOUT);
     let shutdown = Shutdown::install(args.timeout)
         .map_err(|e| Error::Failed(format!("cannot install signal handlers: {e}")))?;
+    if let Some(parent) = args.parent_run_id.as_deref() {
+        // Not registered at startup when the parent is not the calling run: find it now.
+        register_by_id(&prepared.ctx.layout, parent);
+    }
     prepared.create_task(false)?;
     let outcome = run_job(
         &JobSpec {
@@ -80,8 +91,16 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
     .await?;
     // A job started outside any run is a top-level command: nothing it started may
     // outlive it. Inside a run, the owning top-level command does this at its end.
+    let mut late_stop = None;
     if env_nonempty("JRUN_ID").is_none() {
-        end_leftovers(&[outcome.pgid], kill_grace).await;
+        if outcome.stopped.is_none() {
+            let roots = vec![outcome.run.dir.clone()];
+            late_stop = children(&prepared.task, roots, &shutdown, child_wait, kill_grace).await;
+        }
+        stop_unfinished_job(&outcome, &shutdown, kill_grace).await;
+        let mut groups = vec![outcome.pgid];
+        groups.extend(tree_pgids(&collect(std::slice::from_ref(&outcome.run.dir))));
+        end_leftovers(&groups, kill_grace).await;
     }
     if args.json {
         output::json(&JobSummary {
@@ -95,9 +114,26 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
             duration_ms: outcome.duration.as_millis(),
         })?;
     }
-    let code = match outcome.stopped {
+    let code = match outcome.stopped.or(late_stop) {
         Some(reason) => i32::from(reason.exit_code()),
         None => outcome.exit_code,
     };
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// A top-level job that was stopped (signal, `--timeout`) or ran past the child wait
+/// leaves nothing running below it.
+async fn stop_unfinished_job(outcome: &JobOutcome, shutdown: &Shutdown, grace: Duration) {
+    let grace = if matches!(shutdown.current(), Request::Kill(_)) {
+        Duration::ZERO
+    } else {
+        grace
+    };
+    stop_tree(
+        vec![outcome.run.dir.clone()],
+        true,
+        grace,
+        Some(shutdown.subscribe()),
+    )
+    .await;
 }

@@ -4,9 +4,13 @@ mod args;
 mod context;
 mod job;
 mod output;
+mod resume;
 mod run_args;
+mod stop;
+mod target;
 mod task;
 mod usage;
 mod validate;
+mod wait;
 
 pub use args::Cli;

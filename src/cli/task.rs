@@ -21,6 +21,7 @@ use crate::runner::shutdown::Shutdown;
 const DEFAULT_MAX_RESTARTS: u32 = 100;
 const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_CHILD_WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Args)]
 pub(crate) struct TaskArgs {
@@ -92,6 +93,10 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
         .kill_grace
         .or(restart.kill_grace)
         .unwrap_or(DEFAULT_KILL_GRACE);
+    let child_wait_timeout = args
+        .child_wait_timeout
+        .or(restart.child_wait_timeout)
+        .unwrap_or(DEFAULT_CHILD_WAIT_TIMEOUT);
 
     let shutdown = Shutdown::install(args.timeout)
         .map_err(|e| Error::Failed(format!("cannot install signal handlers: {e}")))?;
@@ -126,6 +131,7 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
                     .rate_limit_backoff_max
                     .unwrap_or(backoff::DEFAULT_MAX),
             ),
+            child_wait_timeout,
         },
         &shutdown,
     )

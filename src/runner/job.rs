@@ -68,6 +68,7 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
     let now = SystemTime::now();
     let run = spec.task.run(&new_run_id(now));
     fs::create_dir(&run.dir).map_err(Error::io("create run folder", &run.dir))?;
+    super::descendants::on_run_created(&run.dir);
 
     let text = build(&PromptParts {
         task: spec.task,
@@ -182,9 +183,13 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         ),
     );
 
+    let tree =
+        super::stop::TreeGuard::start(run.dir.clone(), shutdown.subscribe(), spec.kill_grace);
     let (status, stopped) = supervise(&mut child, pid, &mut shutdown.subscribe(), spec.kill_grace)
         .await
         .map_err(Error::io("wait for agent of run", &run.dir))?;
+    tree.finish().await;
+    super::descendants::settle_group(pid).await;
 
     let exit_code = exit_code_of(status);
     info.end_time = rfc3339(SystemTime::now());

@@ -36,6 +36,7 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) budget: Budget,
     /// First wait and cap of the backoff after a rate-limited attempt.
     pub(crate) rate_limit_backoff: (Duration, Duration),
+    pub(crate) child_wait_timeout: Duration,
 }
 
 /// How the loop ended.
@@ -110,7 +111,13 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break TaskEnd::Done;
+            break super::wait::done(
+                spec.task,
+                shutdown,
+                spec.child_wait_timeout,
+                spec.kill_grace,
+            )
+            .await;
         }
         if spec.budget.is_set() && spec.budget.fraction(&spent) >= 1.0 {
             notice(
@@ -157,7 +164,13 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break TaskEnd::Done;
+            break super::wait::done(
+                spec.task,
+                shutdown,
+                spec.child_wait_timeout,
+                spec.kill_grace,
+            )
+            .await;
         }
         if spec.budget.is_set() && !warned && spec.budget.fraction(&spent) >= WARN_AT {
             warned = true;
@@ -185,6 +198,8 @@ pub(crate) async fn run_task(
         }
     };
 
+    super::wait::stop_unfinished(spec.task, end, shutdown, spec.kill_grace).await;
+    groups.extend(super::descendants::own_tree_pgids(spec.task));
     let leftovers = end_leftovers(&groups, spec.kill_grace).await;
     let outcome = TaskOutcome {
         end,

@@ -52,56 +52,6 @@ pub(crate) fn is_same_process(pid: i32, start: u64) -> bool {
     }
 }
 
-/// Pids of live (non-zombie) processes whose process group is `pgid`.
-pub(crate) fn group_members(pgid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    scan_groups(|pid, group| {
-        if group == pgid {
-            out.push(pid);
-        }
-    });
-    out
-}
-
-/// How many live processes are in each of `pgids`, from one pass over `/proc`.
-pub(crate) fn count_members(pgids: &[i32]) -> Vec<usize> {
-    let mut counts = vec![0; pgids.len()];
-    scan_groups(|_, group| {
-        if let Some(i) = pgids.iter().position(|&g| g == group) {
-            counts[i] += 1;
-        }
-    });
-    counts
-}
-
-/// Calls `f(pid, pgid)` for every live (non-zombie) process.
-fn scan_groups(mut f: impl FnMut(i32, i32)) {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let mut fields = stat[close + 1..].split_whitespace();
-        let state = fields.next();
-        let group = fields.nth(1).and_then(|s| s.parse::<i32>().ok());
-        if let (Some(group), false) = (group, matches!(state, Some("Z") | Some("X"))) {
-            f(pid, group);
-        }
-    }
-}
-
 /// Why a group was not signalled.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum SignalRefused {
@@ -122,22 +72,6 @@ pub(crate) fn signal_group(pgid: i32, sig: Signal) -> Result<bool, SignalRefused
     }
     // ESRCH (nobody left) is the normal end of a group, not an error.
     Ok(killpg(Pid::from_raw(pgid), sig).is_ok())
-}
-
-/// Signals what is left of groups whose leaders we started and have already reaped, and
-/// returns how many processes each still held. Linux never hands out a pid that is still
-/// in use as a process-group id, so while any member lives the id is still ours; if a
-/// process with pid == pgid exists again, the id was reused after our group emptied and
-/// we leave it alone.
-pub(crate) fn signal_orphaned_groups(pgids: &[i32], sig: Signal) -> Vec<usize> {
-    let mut counts = count_members(pgids);
-    for (i, &pgid) in pgids.iter().enumerate() {
-        let reused = std::path::Path::new(&format!("/proc/{pgid}")).exists();
-        if reused || counts[i] == 0 || signal_group(pgid, sig).is_err() {
-            counts[i] = 0;
-        }
-    }
-    counts
 }
 
 /// The host name recorded in run-info, so a reader on another host knows pids are not

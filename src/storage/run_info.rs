@@ -104,10 +104,6 @@ pub(crate) enum RunInfoError {
 }
 
 impl RunInfo {
-    pub(crate) fn is_running(&self) -> bool {
-        self.status == RunStatus::Running
-    }
-
     /// Reads a record, refusing versions this build does not know.
     pub(crate) fn load(path: &Path) -> Result<Self, RunInfoError> {
         let bytes = std::fs::read(path).map_err(|source| RunInfoError::Read {

@@ -444,3 +444,74 @@ fn validate_names_a_missing_binary() {
     let out = env.run(&["validate", "--config", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
+
+#[test]
+fn agents_take_turns_and_a_missing_one_hands_over_with_a_warn() {
+    let env = Env::new();
+    let out = with_fakes(
+        &env,
+        &[
+            "task",
+            "--project",
+            "p",
+            "--task",
+            "t",
+            "--agent",
+            "claude,codex",
+            "--prompt",
+            "x",
+            "--max-restarts",
+            "3",
+            "--restart-delay",
+            "0s",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let agents: Vec<_> = env
+        .runs("p", "t")
+        .iter()
+        .map(|r| field(&run_info(r), "agent"))
+        .collect();
+    assert_eq!(agents, ["claude", "codex", "claude"]);
+
+    let cfg = env.write(
+        "cfg.yaml",
+        "agents:\n  ghost:\n    command: [definitely-not-installed-agent]\n",
+    );
+    let out = with_fakes(
+        &env,
+        &[
+            "task",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--project",
+            "p",
+            "--task",
+            "u",
+            "--agent",
+            "ghost,claude",
+            "--prompt",
+            "x",
+            "--max-restarts",
+            "1",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let runs = env.runs("p", "u");
+    let agents: Vec<_> = runs.iter().map(|r| field(&run_info(r), "agent")).collect();
+    assert_eq!(
+        agents,
+        ["ghost", "claude"],
+        "the missing agent's attempt went to the next one"
+    );
+    assert_eq!(field(&run_info(&runs[1]), "status"), "completed");
+    let bus = std::fs::read_to_string(env.task_dir("p", "u").join("TASK-MESSAGE-BUS.md")).unwrap();
+    assert!(
+        bus.contains("type: WARN") && bus.contains("definitely-not-installed-agent"),
+        "{bus}"
+    );
+}

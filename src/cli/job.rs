@@ -54,6 +54,11 @@ struct JobSummary<'a> {
 }
 
 pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error> {
+    if args.run.agent.as_deref().is_some_and(|a| a.contains(',')) {
+        return Err(Error::Usage(
+            "job runs one agent: give --agent a single name (agents take turns only across the restarts of `task`)".to_owned(),
+        ));
+    }
     let ctx = Context::load(global)?;
     let grace_cfg = ctx.config.file.restart.kill_grace;
     let child_wait_cfg = ctx.config.file.restart.child_wait_timeout;

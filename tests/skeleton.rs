@@ -368,6 +368,8 @@ fn stdout_is_written_live() {
             .first()
             .and_then(|r| std::fs::read_to_string(r.join("agent-stdout.txt")).ok())
             .is_some_and(|t| t == "first\n")
+            // The agent can print before the runner has recorded its pid.
+            && env.runs("p", "t")[0].join("run-info.yaml").exists()
     };
     wait_for(
         "the first line in agent-stdout.txt",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{context, job, task};
+use super::{completions, context, gc, job, list, man, show_output, status, task, watch};
 
 /// Run AI coding agents in a Ralph loop, with all state in plain files.
 #[derive(Debug, Parser)]
@@ -39,6 +39,21 @@ pub(crate) enum Command {
     Task(task::TaskArgs),
     /// Run an agent once, with no restarts
     Job(job::JobArgs),
+    /// List projects and tasks: status, runs, last activity, cost
+    List(list::ListArgs),
+    /// Show a task's run tree: restart chain and children, durations, exit codes, usage
+    Status(status::StatusArgs),
+    /// Print or follow one file of a run (output, stdout, stderr, prompt)
+    Output(show_output::OutputArgs),
+    /// Stream every run's stdout and stderr in scope, with bus messages, until the
+    /// tasks are done
+    Watch(watch::WatchArgs),
+    /// Remove finished runs and done tasks older than an age
+    Gc(gc::GcArgs),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one page per command with --dir)
+    Man(man::ManArgs),
 }
 
 impl Cli {
@@ -60,6 +75,14 @@ impl Cli {
             Command::Task(_) | Command::Job(_) => Err(crate::error::Error::Failed(
                 "internal error: this command needs the async runtime".to_owned(),
             )),
+            // Views and following run on plain threads: no runtime to build.
+            Command::List(args) => list::run(args, &self.global),
+            Command::Status(args) => status::run(args, &self.global),
+            Command::Output(args) => show_output::run(args, &self.global),
+            Command::Watch(args) => watch::run(args, &self.global),
+            Command::Gc(args) => gc::run(args, &self.global),
+            Command::Completions(args) => completions::run(args),
+            Command::Man(args) => man::run(args),
         };
         context::finish(result)
     }
@@ -75,6 +98,9 @@ impl Cli {
         let result = match self.command {
             Command::Task(args) => task::run(args, &self.global).await,
             Command::Job(args) => job::run(args, &self.global).await,
+            _ => Err(crate::error::Error::Failed(
+                "internal error: this command runs without the async runtime".to_owned(),
+            )),
         };
         context::finish(result)
     }

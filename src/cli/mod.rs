@@ -1,10 +1,17 @@
 //! The command line: argument definitions, one file per command, and the exit-code edge.
 
 mod args;
+mod completions;
 mod context;
+mod gc;
 mod job;
+mod list;
+mod man;
 mod output;
 mod run_args;
+mod show_output;
+mod status;
 mod task;
+mod watch;
 
 pub use args::Cli;

@@ -92,13 +92,34 @@ fn run_ids(env: &Env, task: &str) -> Vec<String> {
 
 #[test]
 fn watch_streams_root_child_job_and_child_task_and_exits_when_done() {
+    watch_root_child_job_and_child_task(false);
+}
+
+/// The same stream when file events are not available and watch polls.
+#[test]
+fn watch_by_polling_alone_gives_the_same_stream() {
+    watch_root_child_job_and_child_task(true);
+}
+
+fn watch_root_child_job_and_child_task(polling: bool) {
     let env = Env::new();
     let prompt = env.write("root.sh", ROOT_WITH_CHILDREN);
-    let mut watch = Bg::spawn(
-        &env,
-        "watch",
-        &["watch", "--project", "demo", "--task", "t1"],
-    );
+    let mut watch = {
+        let out = env.path("watch.out");
+        let err = env.path("watch.err");
+        let mut cmd = env.cmd(&["watch", "--project", "demo", "--task", "t1"]);
+        cmd.env("JRUN_POLL_INTERVAL", POLL)
+            .stdout(Stdio::from(fs::File::create(&out).unwrap()))
+            .stderr(Stdio::from(fs::File::create(&err).unwrap()));
+        if polling {
+            cmd.env("JRUN_NO_NOTIFY", "1");
+        }
+        Bg {
+            child: cmd.spawn().unwrap(),
+            out,
+            err,
+        }
+    };
     let mut task = Bg::spawn(
         &env,
         "task",

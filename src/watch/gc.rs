@@ -167,3 +167,59 @@ pub(crate) fn execute(plan: &GcPlan) -> (Vec<Removal>, Vec<Problem>) {
     }
     (done, errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::run_info::RunInfo;
+    use crate::watch::fast_info::tests::sample;
+
+    fn record(root: &Path, task: &str, id: &str, parent: &str, live: bool) {
+        let dir = root.join("p").join(task).join("runs").join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut info: RunInfo = sample();
+        info.run_id = id.into();
+        info.task_id = task.into();
+        info.parent_run_id = parent.into();
+        info.host = crate::watch::health::this_host();
+        if live {
+            // This test process stands in for a live agent.
+            info.pid = std::process::id() as i32;
+            info.proc_start = crate::runner::unix::proc_start(info.pid).unwrap();
+        } else {
+            info.status = RunStatus::Completed;
+            info.exit_code = 0;
+            info.end_time = "2026-01-01T00:00:01.000000Z".into();
+        }
+        info.save(&dir.join("run-info.yaml")).unwrap();
+    }
+
+    #[test]
+    fn keeps_live_runs_and_their_finished_ancestors() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        record(r, "a", "1-1-1-1", "", false);
+        record(r, "b", "1-1-1-2", "1-1-1-1", false);
+        record(r, "c", "1-1-1-3", "1-1-1-2", true);
+        record(r, "d", "1-1-1-4", "", false);
+        std::fs::write(r.join("p/d/DONE"), "").unwrap();
+        let opts = GcOptions {
+            older_than: Duration::ZERO,
+            keep_failed: false,
+            project: None,
+        };
+        let plan = plan(r, &opts, SystemTime::now());
+        let paths: Vec<String> = plan
+            .removals
+            .iter()
+            .map(|x| x.path().strip_prefix(r).unwrap().display().to_string())
+            .collect();
+        assert_eq!(paths, ["p/d"], "only the done task with no live descendant");
+        // Too young: nothing.
+        let opts = GcOptions {
+            older_than: Duration::from_secs(3600 * 24 * 365 * 100),
+            ..opts
+        };
+        assert!(super::plan(r, &opts, SystemTime::now()).removals.is_empty());
+    }
+}

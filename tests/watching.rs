@@ -157,6 +157,12 @@ fn watch_root_child_job_and_child_task(polling: bool) {
             "missing {expected:?} in:\n{out}"
         );
     }
+    // The end is the runner's record, not a guess from the agent's exit.
+    let ended = format!("[t1 {root} run] ended: completed, exit 0");
+    assert!(
+        out.lines().any(|l| l == ended),
+        "missing {ended:?} in:\n{out}"
+    );
     // Bus messages are interleaved (the runner posts RUN_START / RUN_STOP).
     assert!(out.contains("[t1 bus] RUN_START"), "{out}");
 }

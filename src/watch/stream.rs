@@ -93,6 +93,8 @@ struct RunState {
     err: Follower,
     record: RunRecord,
     live: bool,
+    /// When the record was first seen saying running with its process gone.
+    gone_since: Option<Instant>,
 }
 
 /// A followed bus file.
@@ -105,6 +107,11 @@ struct BusState {
 /// Runs whose folder holds no run-info.yaml are only reported once they are this old: a
 /// run that is starting has its folder a few milliseconds before its record.
 const EMPTY_RUN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a run whose agent has exited is still followed while its record says
+/// running: the runner rewrites the record a moment after the agent exits, and the
+/// real end (status, exit code) is better news than "process gone".
+const GONE_GRACE: Duration = Duration::from_secs(2);
 
 struct Watch<'a> {
     root: PathBuf,
@@ -309,6 +316,9 @@ impl Watch<'_> {
     ) -> Result<(), Error> {
         let dir = rec.dir.clone();
         if let Some(run) = self.runs.get_mut(&dir) {
+            if run.live && waiting_for_end_record(&mut run.gone_since, &rec) {
+                return Ok(());
+            }
             if run.live && !rec.is_live() {
                 read_run_files(run, sink)?;
                 flush_run(run, sink)?;
@@ -340,7 +350,8 @@ impl Watch<'_> {
             self.tasks
                 .insert((origin.project_id.clone(), origin.task_id.clone(), tdir));
         }
-        let live = rec.is_live();
+        let mut gone_since = None;
+        let live = rec.is_live() || (!history && waiting_for_end_record(&mut gone_since, &rec));
         let mut run = RunState {
             out: Follower::new(dir.join("agent-stdout.txt"), history),
             err: Follower::new(dir.join("agent-stderr.txt"), history),
@@ -348,6 +359,7 @@ impl Watch<'_> {
             dir: dir.clone(),
             record: rec,
             live,
+            gone_since,
         };
         if !history {
             sink(WatchEvent::RunStart {
@@ -525,6 +537,15 @@ impl Watch<'_> {
         }
         s
     }
+}
+
+/// True while a record says running, its process is gone, and the runner may still be
+/// about to write the real end (see [`GONE_GRACE`]).
+fn waiting_for_end_record(gone_since: &mut Option<Instant>, rec: &RunRecord) -> bool {
+    if !rec.effective.process_gone {
+        return false;
+    }
+    gone_since.get_or_insert_with(Instant::now).elapsed() < GONE_GRACE
 }
 
 /// The project folder name of a run folder (`<root>/<project>/<task>/runs/<run>`).

@@ -68,7 +68,8 @@ impl TaskSummary {
             running: task.runs.iter().filter(|r| r.is_live()).count(),
             last_run_id: task.runs.iter().map(|r| r.info.run_id.clone()).max(),
             last_activity: last_activity(task).map(rfc3339),
-            cost_usd: cost,
+            // Sums of binary fractions print as 0.42000000000000004; cents of cents do.
+            cost_usd: cost.map(|c: f64| (c * 1e6).round() / 1e6),
             task_folder: task.dir.display().to_string(),
         }
     }

@@ -12,3 +12,4 @@ mod config;
 mod error;
 mod runner;
 mod storage;
+mod watch;

@@ -5,3 +5,4 @@ mod support;
 mod agents;
 mod skeleton;
 mod supervision;
+mod watching;

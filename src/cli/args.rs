@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{context, job, resume, stop, task, usage, validate, wait};
+use super::{
+    completions, context, gc, job, list, man, resume, show_output, status, stop, task, usage,
+    validate, wait, watch,
+};
 
 /// Run AI coding agents in a Ralph loop, with all state in plain files.
 #[derive(Debug, Parser)]
@@ -45,10 +48,25 @@ pub(crate) enum Command {
     Resume(resume::ResumeArgs),
     /// Block until tasks are done (all, or --any)
     Wait(wait::WaitArgs),
+    /// List projects and tasks: status, runs, last activity, cost
+    List(list::ListArgs),
+    /// Show a task's run tree: restart chain and children, durations, exit codes, usage
+    Status(status::StatusArgs),
+    /// Print or follow one file of a run (output, stdout, stderr, prompt)
+    Output(show_output::OutputArgs),
+    /// Stream every run's stdout and stderr in scope, with bus messages, until the
+    /// tasks are done
+    Watch(watch::WatchArgs),
     /// Sum tokens and cost from the run records
     Usage(usage::UsageArgs),
+    /// Remove finished runs and done tasks older than an age
+    Gc(gc::GcArgs),
     /// Check the config and every configured agent's program, version and token
     Validate(validate::ValidateArgs),
+    /// Print a shell completion script
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or write one page per command with --dir)
+    Man(man::ManArgs),
 }
 
 impl Cli {
@@ -70,15 +88,23 @@ impl Cli {
     pub fn run_sync(self) -> ExitCode {
         context::init_logging(&self.global);
         let result = match self.command {
-            Command::Stop(args) => stop::run(args, &self.global),
-            Command::Wait(args) => wait::run(args, &self.global),
-            Command::Usage(args) => usage::run(args, &self.global),
-            Command::Validate(args) => validate::run(args, &self.global),
             Command::Task(_) | Command::Job(_) | Command::Resume(_) => {
                 Err(crate::error::Error::Failed(
                     "internal error: this command needs the async runtime".to_owned(),
                 ))
             }
+            // Views, stop and wait run on plain threads: no runtime to build.
+            Command::Stop(args) => stop::run(args, &self.global),
+            Command::Wait(args) => wait::run(args, &self.global),
+            Command::List(args) => list::run(args, &self.global),
+            Command::Status(args) => status::run(args, &self.global),
+            Command::Output(args) => show_output::run(args, &self.global),
+            Command::Watch(args) => watch::run(args, &self.global),
+            Command::Usage(args) => usage::run(args, &self.global),
+            Command::Gc(args) => gc::run(args, &self.global),
+            Command::Validate(args) => validate::run(args, &self.global),
+            Command::Completions(args) => completions::run(args),
+            Command::Man(args) => man::run(args),
         };
         context::finish(result)
     }

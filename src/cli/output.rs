@@ -34,3 +34,11 @@ pub(crate) fn json(value: &impl Serialize) -> Result<(), Error> {
         .map_err(|e| Error::Failed(format!("cannot encode JSON: {e}")))?;
     line(&text)
 }
+
+/// Prints bytes as they are (completion scripts, man pages).
+pub(crate) fn raw(bytes: &[u8]) -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}

@@ -343,6 +343,13 @@ fn stop_never_signals_a_process_that_only_reuses_a_recorded_pid() {
         ),
     )
     .unwrap();
+    // A reader first: `status` shows (and heals) the run as failed, and signals nothing.
+    let status = cmd(&env, &["status", "--project", "p", "--task", "t", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["runs"][0]["status"], "failed", "{}", show(&status));
+    assert!(alive(pid), "status signalled the unrelated process");
     let out = cmd(
         &env,
         &[

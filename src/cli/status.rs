@@ -69,7 +69,8 @@ pub(crate) fn run(args: StatusArgs, global: &GlobalArgs) -> Result<u8, Error> {
         &mut problems,
     );
     let ids: Vec<&str> = task.runs.iter().map(|r| r.info.run_id.as_str()).collect();
-    let found = find_children(ctx.layout.root(), &ids, &mut problems);
+    let dirs: Vec<_> = task.runs.iter().map(|r| r.dir.clone()).collect();
+    let found = find_children(&dirs, &ids, &host, &mut problems);
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     problems.dedup();
     report_problems(&problems);

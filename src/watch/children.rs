@@ -1,30 +1,29 @@
-//! Finding the runs started by given runs, across tasks. For now a scan of every run
-//! record in the root, keyed by `parent_run_id`; this is the one function to switch to
-//! the per-run children index when it lands.
+//! Finding the runs started by given runs, across tasks, through the per-run children
+//! index (`runner/descendants.rs`): the cost follows the descendants, not the root.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::PathBuf;
 
-use super::scan::{scan, Problem, RunRecord, Scope};
+use super::scan::{read_run, Problem, RunRecord};
+use crate::runner::descendants::collect;
 
 /// Every descendant of the runs in `roots` (children, their children, ...), grouped by
 /// parent run id, each group oldest first. Runs already in `roots` are not repeated.
 pub(crate) fn find_children(
-    root: &Path,
+    root_dirs: &[PathBuf],
     roots: &[&str],
+    host: &str,
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, Vec<RunRecord>> {
-    let all = scan(root, &Scope::default());
-    problems.extend(all.problems);
     let mut by_parent: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
-    for task in all.tasks {
-        for run in task.runs {
-            if !run.info.parent_run_id.is_empty() {
-                by_parent
-                    .entry(run.info.parent_run_id.clone())
-                    .or_default()
-                    .push(run);
-            }
+    for node in collect(root_dirs).runs.into_iter().filter(|n| !n.is_root) {
+        match read_run(&node.dir, host) {
+            Ok(run) if !run.info.parent_run_id.is_empty() => by_parent
+                .entry(run.info.parent_run_id.clone())
+                .or_default()
+                .push(run),
+            Ok(_) => {}
+            Err(p) => problems.push(p),
         }
     }
     // Walk down from the roots; the seen set guards against a cycle in hand-edited

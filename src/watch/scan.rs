@@ -143,7 +143,19 @@ pub(crate) fn read_run(dir: &Path, host: &str) -> Result<RunRecord, Problem> {
         Some(info) => info,
         None => RunInfo::parse(&path, &bytes).map_err(|e| Problem::new(&path, e.to_string()))?,
     };
-    let effective = effective_status(&info, host);
+    let mut info = info;
+    let mut effective = effective_status(&info, host);
+    if effective.process_gone {
+        // Readers heal (SPEC §4): a record whose agent and runner are both gone is
+        // finished on disk. While its runner lives, the runner will write the end itself.
+        if let Some(healed) = crate::runner::heal::load_healed(dir) {
+            effective = Effective {
+                status: healed.status,
+                process_gone: false,
+            };
+            info = healed;
+        }
+    }
     Ok(RunRecord {
         info,
         dir: dir.to_path_buf(),

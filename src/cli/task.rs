@@ -1,6 +1,6 @@
 //! `run-agent task`: the Ralph loop over a task's root agent.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde::Serialize;
@@ -16,6 +16,8 @@ use crate::runner::budget::Budget;
 use crate::runner::job::short;
 use crate::runner::ralph::{run_task, TaskEnd, TaskSpec};
 use crate::runner::shutdown::Shutdown;
+use crate::watch::progress;
+use crate::watch::status_line::StatusLine;
 
 /// Defaults of SPEC §4, used when neither the flag nor the config sets them.
 const DEFAULT_MAX_RESTARTS: u32 = 100;
@@ -101,6 +103,21 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
     let shutdown = Shutdown::install(args.timeout)
         .map_err(|e| Error::Failed(format!("cannot install signal handlers: {e}")))?;
     prepared.create_task(true)?;
+    let line = StatusLine::detect(args.json);
+    let ticker = line.enabled().then(|| {
+        let task = prepared.task.clone();
+        let label = format!("{}/{}", task.project_id, task.task_id);
+        let started = Instant::now();
+        tokio::spawn(async move {
+            let mut line = StatusLine::detect(false);
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let snap = progress::snapshot(label.clone(), &[&task], started);
+                let _ = line.draw(&mut std::io::stdout(), &snap);
+            }
+        })
+    });
     let outcome = run_task(
         &TaskSpec {
             layout: &prepared.ctx.layout,
@@ -135,7 +152,12 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
         },
         &shutdown,
     )
-    .await?;
+    .await;
+    if let Some(ticker) = ticker {
+        ticker.abort();
+        let _ = line.erase(&mut std::io::stdout());
+    }
+    let outcome = outcome?;
 
     let code = outcome.end.exit_code();
     let task = &prepared.task;

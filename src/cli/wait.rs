@@ -15,6 +15,8 @@ use crate::config::duration::parse_cli;
 use crate::error::Error;
 use crate::runner::wait::{poll_interval, task_state, watch_paths, TaskState};
 use crate::storage::layout::TaskPaths;
+use crate::watch::progress;
+use crate::watch::status_line::StatusLine;
 
 /// Look again this often even without file events: the end of a process has no file
 /// event, and some file systems deliver none.
@@ -60,11 +62,31 @@ pub(crate) fn run(args: WaitArgs, global: &GlobalArgs) -> Result<u8, Error> {
         POLL_WITHOUT_EVENTS
     });
     let deadline = args.timeout.map(|t| Instant::now() + t);
+    let mut line = StatusLine::detect(false);
+    let started = Instant::now();
+    let label = format!(
+        "waiting for {}",
+        tasks
+            .iter()
+            .map(|t| format!("{}/{}", t.project_id, t.task_id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut drawn_at: Option<Instant> = None;
     loop {
+        if line.enabled() && drawn_at.is_none_or(|d| d.elapsed() >= Duration::from_secs(1)) {
+            let refs: Vec<&TaskPaths> = tasks.iter().collect();
+            let _ = line.draw(
+                &mut std::io::stdout(),
+                &progress::snapshot(label.clone(), &refs, started),
+            );
+            drawn_at = Some(Instant::now());
+        }
         let states: Vec<TaskState> = tasks.iter().map(task_state).collect();
         let done = states.iter().filter(|s| **s == TaskState::Done).count();
         let ended = states.iter().filter(|s| **s == TaskState::Ended).count();
         if (args.any && done > 0) || done == tasks.len() {
+            let _ = line.clear(&mut std::io::stdout());
             for (t, s) in tasks.iter().zip(&states) {
                 if *s == TaskState::Done {
                     output::line(&format!("task {}/{} done", t.project_id, t.task_id))?;
@@ -73,6 +95,7 @@ pub(crate) fn run(args: WaitArgs, global: &GlobalArgs) -> Result<u8, Error> {
             return Ok(0);
         }
         if (!args.any && ended > 0) || (args.any && ended == tasks.len()) {
+            let _ = line.clear(&mut std::io::stdout());
             let which: Vec<String> = tasks
                 .iter()
                 .zip(&states)
@@ -88,6 +111,7 @@ pub(crate) fn run(args: WaitArgs, global: &GlobalArgs) -> Result<u8, Error> {
         if let Some(d) = deadline {
             let left = d.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                let _ = line.clear(&mut std::io::stdout());
                 eprintln!("run-agent: wait: --timeout reached before the task(s) were done");
                 return Ok(124);
             }

@@ -8,6 +8,7 @@ pub(crate) mod follow;
 pub(crate) mod gc;
 pub(crate) mod health;
 pub(crate) mod list;
+pub(crate) mod progress;
 pub(crate) mod scan;
 pub(crate) mod status_line;
 pub(crate) mod stream;

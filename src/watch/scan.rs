@@ -61,7 +61,7 @@ pub(crate) struct Scope {
 
 impl Scope {
     pub(crate) fn has_project(&self, project: &str) -> bool {
-        self.project.as_deref().map_or(true, |p| p == project)
+        self.project.as_deref().is_none_or(|p| p == project)
     }
 
     pub(crate) fn has_task(&self, project: &str, task: &str) -> bool {

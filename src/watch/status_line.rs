@@ -1,5 +1,4 @@
-//! The live status line shown at the bottom of a terminal by `watch` (and, once wired,
-//! `task` and `wait`): attempt, elapsed time, running children, cost so far. Shown only
+//! The live status line shown at the bottom of a terminal by `watch`, `task` and `wait`: attempt, elapsed time, running children, cost so far. Shown only
 //! when stdout is a terminal, `--json` is off and `CI` is unset; colored unless
 //! `NO_COLOR` is set.
 
@@ -24,7 +23,7 @@ pub(crate) fn wanted(stdout_is_tty: bool, json: bool, ci: bool) -> bool {
 
 /// Whether to color: not when `NO_COLOR` is set to a non-empty value (no-color.org).
 pub(crate) fn color_wanted(no_color: Option<&str>) -> bool {
-    no_color.map_or(true, str::is_empty)
+    no_color.is_none_or(str::is_empty)
 }
 
 /// The line's text.
@@ -90,6 +89,15 @@ impl StatusLine {
         if self.shown {
             out.write_all(b"\r\x1b[2K")?;
             self.shown = false;
+        }
+        Ok(())
+    }
+
+    /// Erases whatever line another drawer left, when the line is enabled at all.
+    pub(crate) fn erase(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.enabled {
+            out.write_all(b"\r\x1b[2K")?;
+            out.flush()?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::error::Error;
 
 /// Maps a write error on stdout: a closed pipe ends the command quietly.
-fn stdout_error(e: io::Error) -> Error {
+pub(crate) fn stdout_error(e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::BrokenPipe {
         Error::BrokenPipe
     } else {

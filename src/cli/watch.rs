@@ -10,7 +10,7 @@ use serde_json::json;
 use super::args::GlobalArgs;
 use super::context::Context;
 use super::list::scope_of;
-use super::output;
+use super::output::{self, stdout_error};
 use crate::config::duration::parse_cli;
 use crate::error::Error;
 use crate::watch::status_line::{Snapshot, StatusLine};
@@ -56,7 +56,7 @@ pub(crate) fn run(args: WatchArgs, global: &GlobalArgs) -> Result<u8, Error> {
         let Some(text) = text else { return Ok(()) };
         let mut out = std::io::stdout().lock();
         let mut status = status.borrow_mut();
-        status.clear(&mut out).map_err(stdout_err)?;
+        status.clear(&mut out).map_err(stdout_error)?;
         drop(out);
         output::line(&text)
     };
@@ -77,25 +77,13 @@ pub(crate) fn run(args: WatchArgs, global: &GlobalArgs) -> Result<u8, Error> {
                     cost_usd: stats.cost_usd,
                 },
             )
-            .map_err(stdout_err)
+            .map_err(stdout_error)
     };
     watch(ctx.layout.root(), &opts, &mut sink, &mut tick)?;
     let mut out = std::io::stdout().lock();
-    status.borrow_mut().clear(&mut out).map_err(stdout_err)?;
-    out.flush().map_err(stdout_err)?;
+    status.borrow_mut().clear(&mut out).map_err(stdout_error)?;
+    out.flush().map_err(stdout_error)?;
     Ok(0)
-}
-
-fn stdout_err(e: std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Error::BrokenPipe
-    } else {
-        Error::Io {
-            action: "write to",
-            path: "stdout".into(),
-            source: e,
-        }
-    }
 }
 
 /// `[task run]` for stdout, `[task run stderr]` for stderr; dim (and red for stderr)

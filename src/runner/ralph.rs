@@ -111,13 +111,7 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break super::wait::done(
-                spec.task,
-                shutdown,
-                spec.child_wait_timeout,
-                spec.kill_grace,
-            )
-            .await;
+            break finish_done(spec, shutdown).await;
         }
         if spec.budget.is_set() && spec.budget.fraction(&spent) >= 1.0 {
             notice(
@@ -164,13 +158,7 @@ pub(crate) async fn run_task(
             break TaskEnd::Stopped(reason);
         }
         if spec.task.done.exists() {
-            break super::wait::done(
-                spec.task,
-                shutdown,
-                spec.child_wait_timeout,
-                spec.kill_grace,
-            )
-            .await;
+            break finish_done(spec, shutdown).await;
         }
         if spec.budget.is_set() && !warned && spec.budget.fraction(&spent) >= WARN_AT {
             warned = true;
@@ -213,6 +201,17 @@ pub(crate) async fn run_task(
         post_summary(spec.task, &outcome);
     }
     Ok(outcome)
+}
+
+/// `DONE` exists: wait for the descendants (step 1 of the loop).
+async fn finish_done(spec: &TaskSpec<'_>, shutdown: &Shutdown) -> TaskEnd {
+    super::wait::done(
+        spec.task,
+        shutdown,
+        spec.child_wait_timeout,
+        spec.kill_grace,
+    )
+    .await
 }
 
 /// Runs one attempt with the agent whose turn it is; an agent whose program cannot be

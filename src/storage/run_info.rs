@@ -157,9 +157,10 @@ impl RunInfo {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A typical record, for tests elsewhere too.
     pub(crate) fn sample() -> RunInfo {
         RunInfo {
             version: 1,

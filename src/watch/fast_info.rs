@@ -198,38 +198,8 @@ fn scalar(raw: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    pub(crate) use crate::storage::run_info::tests::sample;
     use std::path::Path;
-
-    pub(crate) fn sample() -> RunInfo {
-        RunInfo {
-            version: 1,
-            run_id: "20261121-1015000000-42-1".into(),
-            project_id: "p".into(),
-            task_id: "t".into(),
-            parent_run_id: String::new(),
-            previous_run_id: String::new(),
-            attempt: 1,
-            depth: 0,
-            agent: "shell".into(),
-            agent_version: String::new(),
-            commandline: "sh -s".into(),
-            pid: 42,
-            pgid: 42,
-            proc_start: 123,
-            host: "h".into(),
-            start_time: "2026-11-21T10:15:00.000000Z".into(),
-            end_time: String::new(),
-            exit_code: -1,
-            status: RunStatus::Running,
-            error_summary: String::new(),
-            cwd: "/".into(),
-            prompt_path: "/p".into(),
-            output_path: "/o".into(),
-            stdout_path: "/s".into(),
-            stderr_path: "/e".into(),
-            usage: None,
-        }
-    }
 
     /// The fast reader must agree with the full parser whenever it answers.
     fn agrees(info: &RunInfo) {

@@ -3,5 +3,6 @@
 mod support;
 
 mod agents;
+mod method;
 mod skeleton;
 mod supervision;

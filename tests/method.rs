@@ -265,3 +265,226 @@ fn subcommands_are_read_from_the_help_text() {
     assert_eq!(subcommands(help), ["task", "bus"]);
     assert!(subcommands("Usage: x\n\nOptions:\n  -h\n").is_empty());
 }
+
+/// Records of a bus file as (type, body), read the simple way: a `---` line opens a
+/// header, the next `---` opens the body. Enough for the demo's one-line bodies.
+fn bus_records(text: &str) -> Vec<(String, String)> {
+    let mut records = Vec::new();
+    let mut fences = 0;
+    let mut kind = String::new();
+    let mut body = String::new();
+    for line in text.lines() {
+        if line == "---" {
+            fences += 1;
+            if fences % 2 == 1 {
+                if fences > 1 {
+                    records.push((std::mem::take(&mut kind), std::mem::take(&mut body)));
+                }
+                kind.clear();
+            }
+            continue;
+        }
+        if fences % 2 == 1 {
+            if let Some(t) = line.strip_prefix("type:") {
+                kind = t.trim().to_owned();
+            }
+        } else if fences > 0 {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if fences > 0 {
+        records.push((kind, body));
+    }
+    records
+}
+
+/// Pids of live processes whose environment holds `marker` (the demo exports one).
+fn processes_with(marker: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|b| *b == 0).any(|kv| kv == marker.as_bytes())
+            && crate::support::alive(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn the_demo_splits_a_task_across_sub_agents_and_finishes_with_done() {
+    use crate::support::{bin, field, run_info, scripts, wait_for};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let env = Env::new();
+    let root = env.path("demo-root");
+    let log = env.path("demo.log");
+    let mut cmd = Command::new(scripts().join("demo.sh"));
+    cmd.arg(&root)
+        .current_dir(env.dir.path())
+        .env("RUN_AGENT", bin())
+        .env("HOME", env.dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("JRUN_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let marker = format!("RUN_AGENT_DEMO={}", root.display());
+    let mut status = None;
+    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("the demo to finish", Duration::from_secs(60), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+    }));
+    if finished.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        crate::support::kill_all(&processes_with(&marker));
+        panic!(
+            "the demo did not finish in 60 s; its output:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let stdout = std::fs::read_to_string(&log).unwrap();
+    let shown = format!("--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert_eq!(status.unwrap().code(), Some(0), "{shown}");
+
+    // Nothing the demo started outlives it.
+    let mut left = Vec::new();
+    let gone = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for(
+            "the demo's processes to end",
+            Duration::from_secs(5),
+            || {
+                left = processes_with(&marker);
+                left.is_empty()
+            },
+        );
+    }));
+    if gone.is_err() {
+        crate::support::kill_all(&left);
+        panic!("the demo left processes behind: {left:?}\n{shown}");
+    }
+
+    // The task is done, by a scripted claude-format orchestrator.
+    let project = root.join("demo");
+    assert!(project.join("report/DONE").exists(), "{shown}");
+    let runs_of = |task: &str| -> Vec<_> {
+        let mut v: Vec<_> = std::fs::read_dir(project.join(task).join("runs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    };
+    let report_runs = runs_of("report");
+    let infos: Vec<_> = report_runs.iter().map(|r| run_info(r)).collect();
+    let root_runs: Vec<_> = infos
+        .iter()
+        .filter(|i| field(i, "parent_run_id").is_empty())
+        .collect();
+    assert_eq!(root_runs.len(), 1, "one orchestrator run\n{shown}");
+    let orchestrator = root_runs[0];
+    let root_id = field(orchestrator, "run_id");
+    assert_eq!(field(orchestrator, "agent"), "claude");
+    assert_eq!(field(orchestrator, "status"), "completed");
+    let usage = &orchestrator["usage"];
+    assert_eq!(
+        usage["cost_usd"].as_f64(),
+        Some(0.0042),
+        "the stream's usage is recorded: {usage:?}"
+    );
+    let output = std::fs::read_to_string(field(orchestrator, "output_path")).unwrap();
+    let lines = THE_PROMPT.lines().count();
+    let words = THE_PROMPT.split_whitespace().count();
+    assert!(
+        output.contains(&format!("- lines: {lines} "))
+            && output.contains(&format!("- words: {words} ")),
+        "the report has the right counts ({lines} lines, {words} words):\n{output}"
+    );
+
+    // Two jobs in the same task, children of the orchestrator.
+    let jobs: Vec<_> = infos
+        .iter()
+        .filter(|i| field(i, "parent_run_id") == root_id)
+        .collect();
+    assert_eq!(jobs.len(), 2, "{shown}");
+    for job in &jobs {
+        assert_eq!(field(job, "status"), "completed");
+        assert_eq!(field(job, "depth"), "1");
+    }
+
+    // The sub-task: attempt 1 crashed, attempt 2 restarted it and finished it.
+    let sub = runs_of("report-top-word");
+    assert_eq!(sub.len(), 2, "{shown}");
+    let (first, second) = (run_info(&sub[0]), run_info(&sub[1]));
+    assert_eq!(
+        [
+            field(&first, "attempt"),
+            field(&first, "status"),
+            field(&first, "exit_code")
+        ],
+        ["1", "failed", "3"]
+    );
+    assert_eq!(
+        [field(&second, "attempt"), field(&second, "status")],
+        ["2", "completed"]
+    );
+    assert_eq!(
+        field(&second, "previous_run_id"),
+        field(&first, "run_id"),
+        "the restart chain"
+    );
+    assert_eq!(field(&first, "parent_run_id"), root_id);
+    assert_eq!(field(&second, "parent_run_id"), root_id);
+    assert!(project.join("report-top-word/DONE").exists());
+    assert!(
+        report_runs.len() + sub.len() >= 4,
+        "at least four runs in all"
+    );
+
+    // Every sub-agent reported over the bus.
+    let mut records = Vec::new();
+    for task in ["report", "report-top-word"] {
+        let bus = std::fs::read_to_string(project.join(task).join("TASK-MESSAGE-BUS.md")).unwrap();
+        records.extend(bus_records(&bus));
+    }
+    for part in ["lines: done", "words: done", "top-word: done"] {
+        assert!(
+            records
+                .iter()
+                .any(|(kind, body)| kind == "PROGRESS" && body.starts_with(part)),
+            "a PROGRESS record starting {part:?} on the buses: {records:#?}"
+        );
+    }
+    assert!(
+        records
+            .iter()
+            .any(|(kind, body)| kind == "ERROR" && body.starts_with("top-word: attempt 1 crashed")),
+        "{records:#?}"
+    );
+
+    // The watcher showed the runs live (here: the crash on the sub-task's stderr), and
+    // the demo ends with a summary.
+    assert!(
+        stdout.contains("simulated crash in attempt 1"),
+        "the watcher shows a sub-agent's stderr:\n{shown}"
+    );
+    assert!(stdout.contains("task demo/report: done"), "{shown}");
+}

@@ -3,6 +3,7 @@
 mod support;
 
 mod agents;
+mod method;
 mod skeleton;
 mod supervision;
 mod watching;

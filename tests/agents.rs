@@ -515,3 +515,53 @@ fn agents_take_turns_and_a_missing_one_hands_over_with_a_warn() {
         "{bus}"
     );
 }
+
+#[test]
+fn a_child_started_without_agent_runs_its_parents_agent() {
+    let env = Env::new();
+    // The configured `claude` program starts one child without --agent, then answers
+    // like claude; the child (depth 1) only answers.
+    let spawner = env.write(
+        "spawner.sh",
+        &format!(
+            "#!/bin/sh\nif [ \"$JRUN_DEPTH\" = 0 ]; then run-agent job --prompt 'child work' > /dev/null || exit 9; fi\nFAKE_TEXT=\"answer at depth $JRUN_DEPTH\" exec {}\n",
+            scripts().join("fake-agents/claude").display()
+        ),
+    );
+    std::fs::set_permissions(
+        &spawner,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let cfg = env.write(
+        "cfg.yaml",
+        &format!("agents:\n  claude:\n    command: [{}]\n", spawner.display()),
+    );
+    let out = env.run(&[
+        "job",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--project",
+        "p",
+        "--task",
+        "t",
+        "--agent",
+        "claude",
+        "--prompt",
+        "lead",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let runs = env.runs("p", "t");
+    assert_eq!(runs.len(), 2);
+    let child = run_info(&runs[1]);
+    assert_eq!(
+        field(&child, "agent"),
+        "claude",
+        "the child inherited the agent"
+    );
+    assert_eq!(field(&child, "depth"), "1");
+    assert_eq!(
+        std::fs::read_to_string(runs[1].join("output.md")).unwrap(),
+        "answer at depth 1\n"
+    );
+}

@@ -32,6 +32,8 @@ pub(crate) struct AgentSpec {
     pub(crate) kind: AgentKind,
     pub(crate) argv: Vec<String>,
     pub(crate) output: OutputFormat,
+    /// Whether the program came from `--agent-cmd` (then children do not inherit it).
+    pub(crate) from_cmd: bool,
     /// The configured model, for pricing when the stream names none.
     pub(crate) model: Option<String>,
     /// Extra environment, such as the API token; never recorded anywhere.
@@ -87,7 +89,10 @@ pub(crate) fn resolve(
         }
         argv[0] = absolute_program(&argv[0], Path::new("."));
         let kind = kind_of(&name).unwrap_or(AgentKind::Command);
-        return finish(name, kind, argv, &configured, config);
+        return finish(name, kind, argv, &configured, config).map(|mut spec| {
+            spec.from_cmd = true;
+            spec
+        });
     }
 
     let kind = kind_of(&name);
@@ -173,6 +178,7 @@ fn finish(
         kind,
         argv,
         output,
+        from_cmd: false,
         model: configured.model.clone(),
         env,
     })

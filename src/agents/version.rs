@@ -41,7 +41,15 @@ pub(crate) fn agent_version(binary: &Path) -> Option<String> {
     {
         return known.clone();
     }
-    let child = Command::new(binary)
+    let mut cmd = Command::new(binary);
+    // Not inside any run: a wrapper script must not take `--version` for a task and
+    // start runs of its own.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(|k| k.starts_with("JRUN_")) {
+            cmd.env_remove(key);
+        }
+    }
+    let child = cmd
         .arg("--version")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

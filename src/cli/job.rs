@@ -89,7 +89,7 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
             depth: prepared.nesting.depth,
             cwd: &prepared.cwd,
             kill_grace,
-            prices: &prepared.ctx.config.file.prices,
+            config: &prepared.ctx.config,
         },
         &shutdown,
     )

@@ -25,8 +25,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub(crate) task: Option<String>,
     /// Agent: shell, claude, codex, gemini or a name from the config; a comma list
-    /// (claude,codex) takes turns on restarts [default: the config's default_agent, else
-    /// shell]
+    /// (claude,codex) takes turns on restarts [default: inside a run the parent's agent
+    /// ($JRUN_AGENT), else the config's default_agent, else shell]
     #[arg(long, value_name = "NAME")]
     pub(crate) agent: Option<String>,
     /// Run this command as the agent (split like a shell would); prompt on stdin and in
@@ -120,7 +120,13 @@ impl RunArgs {
             )));
         }
         let nesting = Nesting::from_env(explicit_parent, ctx.max_depth())?;
-        let agents = match self.agent.as_deref() {
+        // Inside a run, a child started without --agent runs the same kind of agent as
+        // its parent (an orchestrator's sub-agent prompt is prose, not a shell script).
+        let inherited = match (&self.agent, &self.agent_cmd) {
+            (None, None) => env_nonempty("JRUN_AGENT"),
+            _ => None,
+        };
+        let agents = match self.agent.as_deref().or(inherited.as_deref()) {
             Some(list) if list.contains(',') => list
                 .split(',')
                 .map(|name| resolve(Some(name.trim()), self.agent_cmd.as_deref(), &ctx.config))

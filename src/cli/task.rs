@@ -131,7 +131,7 @@ pub(crate) async fn run(args: TaskArgs, global: &GlobalArgs) -> Result<u8, Error
             max_restarts,
             restart_delay,
             kill_grace,
-            prices: &prepared.ctx.config.file.prices,
+            config: &prepared.ctx.config,
             budget: Budget {
                 max_cost_usd: args
                     .max_cost_usd

@@ -102,11 +102,15 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// Loads `--config` if given (it must exist), else the first of `./run-agent.yaml` and
+    /// Loads `--config` if given (it must exist), else `$JRUN_CONFIG` (the file the
+    /// calling run was started with), else the first of `./run-agent.yaml` and
     /// `~/.config/run-agent/config.yaml` that exists, else the defaults.
     pub(crate) fn discover(explicit: Option<&Path>) -> Result<Self, ConfigError> {
         if let Some(path) = explicit {
             return Self::load(path);
+        }
+        if let Some(inherited) = std::env::var_os("JRUN_CONFIG").filter(|v| !v.is_empty()) {
+            return Self::load(Path::new(&inherited));
         }
         let mut candidates = vec![PathBuf::from("run-agent.yaml")];
         if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {

@@ -12,6 +12,11 @@ pub(crate) struct RunEnv<'a> {
     pub(crate) run: &'a RunPaths,
     pub(crate) parent_run_id: &'a str,
     pub(crate) depth: u32,
+    /// The agent's name when children may inherit it (`JRUN_AGENT`); `None` for an
+    /// `--agent-cmd` command, which is this run's program, not a kind of agent.
+    pub(crate) agent: Option<&'a str>,
+    /// The config file this run was started with, so nested runs read the same one.
+    pub(crate) config: Option<&'a Path>,
 }
 
 /// The variables to set on the agent. They overwrite whatever the caller had, so a nested
@@ -30,6 +35,12 @@ pub(crate) fn agent_env(e: &RunEnv<'_>) -> Vec<(OsString, OsString)> {
         ("JRUN_PROJECT_BUS".into(), e.task.project_bus.clone().into()),
         ("JRUN_PROMPT_FILE".into(), e.run.prompt.clone().into()),
     ];
+    // Always set, empty when not inheritable, so a grandparent's value cannot leak down.
+    vars.push(("JRUN_AGENT".into(), e.agent.unwrap_or_default().into()));
+    vars.push((
+        "JRUN_CONFIG".into(),
+        e.config.map(Path::as_os_str).unwrap_or_default().into(),
+    ));
     vars.push(("PATH".into(), path_with_self()));
     vars
 }

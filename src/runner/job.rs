@@ -1,6 +1,5 @@
 //! One run of an agent: folder, prompt, run-info, spawn in a new session, wait, finish.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +19,7 @@ use crate::agents::usage::Usage;
 use crate::agents::version::agent_version;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
-use crate::config::file::PriceConfig;
+use crate::config::file::Config;
 use crate::error::Error;
 use crate::storage::ids::new_run_id;
 use crate::storage::layout::{Layout, RunPaths, TaskPaths};
@@ -40,8 +39,9 @@ pub(crate) struct JobSpec<'a> {
     pub(crate) depth: u32,
     pub(crate) cwd: &'a std::path::Path,
     pub(crate) kill_grace: Duration,
-    /// Prices per model from the config, for agents that report tokens but no cost.
-    pub(crate) prices: &'a BTreeMap<String, PriceConfig>,
+    /// The loaded config: prices for agents that report tokens but no cost, and its
+    /// path, handed to nested runs.
+    pub(crate) config: &'a Config,
 }
 
 /// How a run ended.
@@ -120,6 +120,8 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         run: &run,
         parent_run_id: spec.parent_run_id,
         depth: spec.depth,
+        agent: (!spec.agent.from_cmd).then_some(spec.agent.name.as_str()),
+        config: spec.config.path.as_deref(),
     });
     if spec.agent.kind.is_ai_cli() {
         let path = env
@@ -199,7 +201,7 @@ pub(crate) async fn run_job(spec: &JobSpec<'_>, shutdown: &Shutdown) -> Result<J
         (None, 0) => RunStatus::Completed,
         (None, _) => RunStatus::Failed,
     };
-    let findings = collect(spec.agent, &run, exit_code, spec.prices);
+    let findings = collect(spec.agent, &run, exit_code, &spec.config.file.prices);
     let mut summary = match (stopped, exit_code) {
         (Some(reason), _) => reason.describe(),
         (None, 0) => String::new(),

@@ -1,6 +1,5 @@
 //! The Ralph loop: run the root agent again and again until `DONE` (SPEC §4).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use crate::agents::resolve::AgentSpec;
 use crate::agents::usage::Usage;
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
-use crate::config::file::PriceConfig;
+use crate::config::file::Config;
 use crate::error::Error;
 use crate::storage::layout::{Layout, TaskPaths};
 use crate::storage::run_info::RunInfo;
@@ -32,7 +31,7 @@ pub(crate) struct TaskSpec<'a> {
     pub(crate) max_restarts: u32,
     pub(crate) restart_delay: Duration,
     pub(crate) kill_grace: Duration,
-    pub(crate) prices: &'a BTreeMap<String, PriceConfig>,
+    pub(crate) config: &'a Config,
     pub(crate) budget: Budget,
     /// First wait and cap of the backoff after a rate-limited attempt.
     pub(crate) rate_limit_backoff: (Duration, Duration),
@@ -240,7 +239,7 @@ async fn run_rotating(
                 depth: spec.depth,
                 cwd: spec.cwd,
                 kill_grace: spec.kill_grace,
-                prices: spec.prices,
+                config: spec.config,
             },
             shutdown,
         )

@@ -27,7 +27,8 @@ pub(crate) struct GlobalArgs {
     /// Runs root [default: $JRUN_ROOT, else `root:` in the config, else ./runs]
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) root: Option<PathBuf>,
-    /// Config file [default: ./run-agent.yaml, else ~/.config/run-agent/config.yaml]
+    /// Config file [default: $JRUN_CONFIG inside a run, else ./run-agent.yaml, else
+    /// ~/.config/run-agent/config.yaml]
     #[arg(long, global = true, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides

@@ -331,7 +331,9 @@ fn post_summary(task: &TaskPaths, o: &TaskOutcome) {
         body.push_str(&format!("; output {}", path.display()));
     }
     if let Some(cost) = o.usage.cost_usd {
-        body.push_str(&format!("; cost {cost:.2} USD"));
+        // Cents hide what a few cheap runs cost; show four places below a dollar.
+        let places = if cost < 1.0 { 4 } else { 2 };
+        body.push_str(&format!("; cost {cost:.places$} USD"));
     }
     if o.leftovers > 0 {
         body.push_str(&format!(

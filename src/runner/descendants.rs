@@ -266,9 +266,9 @@ const SETTLE_POLL: Duration = Duration::from_millis(2);
 /// register as a child run: a member that is a `run-agent` still starting, or a process
 /// forked so recently it may yet exec one. Closes the gap between an agent starting
 /// `run-agent job … &` and that job registering, so a sub-run started the instant
-/// before `DONE` is still waited for. Costs one scan of `/proc` when the group is empty.
+/// before `DONE` is still waited for. An empty group costs one `kill(-pgid, 0)`.
 pub(crate) async fn settle_group(pgid: i32) {
-    if pgid <= 1 {
+    if pgid <= 1 || !super::unix::group_exists(pgid) {
         return;
     }
     let own = own_exe_name();

@@ -115,14 +115,13 @@ fn a_token_file_reaches_the_agent_and_nowhere_else() {
     let secret = "sk-test-0123456789-very-secret";
     env.write("key.txt", &format!("  {secret}\n\n"));
     let dump = env.path("seen-token.txt");
-    let agent = env.write(
+    let agent = env.write_exec(
         "agent.sh",
         &format!(
             "#!/bin/sh\ncat > /dev/null\nprintf '%s' \"$ANTHROPIC_API_KEY\" > {}\n",
             dump.display()
         ),
     );
-    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let cfg = env.write(
         "cfg.yaml",
         &format!(
@@ -304,14 +303,13 @@ fn usage_totals_equal_the_sum_of_the_run_records() {
 fn a_rate_limited_attempt_backs_off_and_does_not_count() {
     let env = Env::new();
     // First call answers with claude's rate-limit shape; the second works and finishes.
-    let agent = env.write(
+    let agent = env.write_exec(
         "agent.sh",
         &format!(
             "#!/bin/sh\nif [ -e \"$JRUN_TASK_FOLDER/limited\" ]; then touch \"$JRUN_TASK_FOLDER/DONE\"; exec {fake}; fi\ntouch \"$JRUN_TASK_FOLDER/limited\"\nFAKE_MODE=rate_limit exec {fake}\n",
             fake = scripts().join("fake-agents/claude").display()
         ),
     );
-    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let cfg = env.write(
         "cfg.yaml",
         &format!(
@@ -365,15 +363,13 @@ fn a_rate_limited_attempt_backs_off_and_does_not_count() {
 fn garbage_truncated_and_huge_streams_do_not_break_the_run() {
     let env = Env::new();
     // Pure garbage: nothing to take a final text from, so output.md is a copy of stdout.
-    let garbage = env.write("garbage.sh", "#!/bin/sh\ncat >/dev/null\nprintf 'not json\\n{\"type\":\"result\",\"result\":\\n\\0\\377\\376 junk\\n{\"type\":'\n");
+    let garbage = env.write_exec("garbage.sh", "#!/bin/sh\ncat >/dev/null\nprintf 'not json\\n{\"type\":\"result\",\"result\":\\n\\0\\377\\376 junk\\n{\"type\":'\n");
     // 100 MB of stream-json events with no result event.
-    let huge = env.write(
+    let huge = env.write_exec(
         "huge.sh",
         "#!/bin/sh\ncat >/dev/null\nyes '{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"content\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}]}}' | head -c 100000000\n",
     );
     for (name, script) in [("garbage", &garbage), ("huge", &huge)] {
-        std::fs::set_permissions(script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
         let out = env.run(&[
             "job",
             "--project",
@@ -521,18 +517,13 @@ fn a_child_started_without_agent_runs_its_parents_agent() {
     let env = Env::new();
     // The configured `claude` program starts one child without --agent, then answers
     // like claude; the child (depth 1) only answers.
-    let spawner = env.write(
+    let spawner = env.write_exec(
         "spawner.sh",
         &format!(
             "#!/bin/sh\nif [ \"$JRUN_DEPTH\" = 0 ]; then run-agent job --prompt 'child work' > /dev/null || exit 9; fi\nFAKE_TEXT=\"answer at depth $JRUN_DEPTH\" exec {}\n",
             scripts().join("fake-agents/claude").display()
         ),
     );
-    std::fs::set_permissions(
-        &spawner,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
     let cfg = env.write(
         "cfg.yaml",
         &format!("agents:\n  claude:\n    command: [{}]\n", spawner.display()),

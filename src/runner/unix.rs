@@ -77,7 +77,11 @@ pub(crate) fn signal_group(pgid: i32, sig: Signal) -> Result<bool, SignalRefused
 /// Whether any process is in group `pgid`: `kill(-pgid, 0)` answers without a scan of
 /// `/proc`. EPERM still means the group exists.
 pub(crate) fn group_exists(pgid: i32) -> bool {
-    pgid > 1 && !matches!(killpg(Pid::from_raw(pgid), None), Err(nix::errno::Errno::ESRCH))
+    pgid > 1
+        && !matches!(
+            killpg(Pid::from_raw(pgid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
 }
 
 /// The host name recorded in run-info, so a reader on another host knows pids are not

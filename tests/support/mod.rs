@@ -51,6 +51,14 @@ impl Env {
         p
     }
 
+    /// Writes an executable script under the temp dir and returns its path.
+    pub fn write_exec(&self, rel: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(rel, text);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
     /// A `run-agent` command with `--root` set, a clean environment (no JRUN_* leaking
     /// in from a surrounding run, HOME pointed at the temp dir so no user config is read)
     /// and the temp dir as working directory.

@@ -321,7 +321,7 @@ fn a_config_with_a_syntax_error_names_file_and_line() {
 #[test]
 fn the_config_picks_root_agent_and_restart_settings() {
     let env = Env::new();
-    let agent = env.write_exec("agent.sh", "#!/bin/sh\ncat > /dev/null\necho from-configured-agent\ntouch \"$JRUN_TASK_FOLDER/DONE\"\n");
+    env.write_exec("agent.sh", "#!/bin/sh\ncat > /dev/null\necho from-configured-agent\ntouch \"$JRUN_TASK_FOLDER/DONE\"\n");
     env.write(
         "run-agent.yaml",
         "root: ./cfgroot\ndefault_agent: mine\nagents:\n  mine:\n    command: [./agent.sh]\nrestart: {restart_delay: 0s}\n",

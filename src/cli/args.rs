@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::{context, job, task};
+use super::{bus, context, gc, job, task};
 
 /// Run AI coding agents in a Ralph loop, with all state in plain files.
 #[derive(Debug, Parser)]
@@ -39,6 +39,10 @@ pub(crate) enum Command {
     Task(task::TaskArgs),
     /// Run an agent once, with no restarts
     Job(job::JobArgs),
+    /// Post to and read the message buses
+    Bus(bus::BusArgs),
+    /// Housekeeping of the runs root (for now: rotate large message buses)
+    Gc(gc::GcArgs),
 }
 
 impl Cli {
@@ -57,6 +61,8 @@ impl Cli {
     pub fn run_sync(self) -> ExitCode {
         context::init_logging(&self.global);
         let result = match self.command {
+            Command::Bus(args) => bus::run(args, &self.global),
+            Command::Gc(args) => gc::run(args, &self.global),
             Command::Task(_) | Command::Job(_) => Err(crate::error::Error::Failed(
                 "internal error: this command needs the async runtime".to_owned(),
             )),
@@ -75,6 +81,8 @@ impl Cli {
         let result = match self.command {
             Command::Task(args) => task::run(args, &self.global).await,
             Command::Job(args) => job::run(args, &self.global).await,
+            Command::Bus(args) => bus::run(args, &self.global),
+            Command::Gc(args) => gc::run(args, &self.global),
         };
         context::finish(result)
     }

@@ -219,6 +219,7 @@ fn post_summary(task: &TaskPaths, o: &TaskOutcome) {
         from: "run-agent".to_owned(),
         to: String::new(),
         body,
+        ..NewMessage::default()
     };
     if let Err(e) = post(&task.project_bus, &msg) {
         tracing::warn!("{e}");

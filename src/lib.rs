@@ -12,3 +12,13 @@ mod config;
 mod error;
 mod runner;
 mod storage;
+
+/// Entry points for `cargo fuzz` (fuzz/): not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads arbitrary bytes as a message bus and checks the reader's invariants;
+    /// panics on a violation.
+    pub fn bus_reader(bytes: &[u8]) {
+        crate::bus::fuzz::check(bytes);
+    }
+}

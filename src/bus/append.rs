@@ -101,6 +101,23 @@ impl Appender {
         result
     }
 
+    /// Appends an encoded record in `chunk`-byte writes under the lock, as `cat >> bus`
+    /// does: only for the stress tests, whose killed writers must leave torn records.
+    pub(crate) fn append_chunked(&mut self, record: &[u8], chunk: usize) -> Result<(), BusError> {
+        self.lock_current()?;
+        let mut result = Ok(());
+        for piece in record.chunks(chunk.max(1)) {
+            result = self.write_locked(piece);
+            if result.is_err() {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        // SAFETY: unlocking a descriptor we own.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        result
+    }
+
     /// Takes the lock on the file the path names now: after a rotation (the path was
     /// renamed away while we waited) it reopens the new file and locks that instead.
     fn lock_current(&mut self) -> Result<(), BusError> {

@@ -2,7 +2,7 @@
 //! through `notify`) with polling as the fallback; survives truncation and rotation.
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
@@ -16,6 +16,8 @@ use super::read::{open_read, scan};
 
 /// How often to look at the file when no event comes, unless `JRUN_POLL_INTERVAL` says.
 pub(crate) const DEFAULT_POLL: Duration = Duration::from_millis(250);
+/// How many bytes before the read position are compared to notice a rewrite.
+const TAIL_SIG: usize = 64;
 
 /// The poll interval from `JRUN_POLL_INTERVAL` (a duration), else [`DEFAULT_POLL`].
 pub(crate) fn poll_interval_from_env() -> Duration {
@@ -34,6 +36,8 @@ pub(crate) struct Follower {
     ino: u64,
     pos: u64,
     poll: Duration,
+    /// The last bytes before `pos`, as read.
+    tail: Vec<u8>,
     events: Option<(notify::RecommendedWatcher, Receiver<()>)>,
 }
 
@@ -44,15 +48,23 @@ impl Follower {
             .as_ref()
             .and_then(|f| f.metadata().ok())
             .map_or((0, 0), |m| (m.dev(), m.ino()));
-        Self {
+        let mut follower = Self {
             path: path.to_path_buf(),
             file,
             dev,
             ino,
             pos,
             poll,
-            events: watch(path),
-        }
+            tail: Vec::new(),
+            // JRUN_POLL_ONLY=1 skips file events (for file systems without them, and to
+            // test the fallback).
+            events: match std::env::var("JRUN_POLL_ONLY").as_deref() {
+                Ok("1" | "true" | "yes") => None,
+                _ => watch(path),
+            },
+        };
+        follower.remember_tail();
+        follower
     }
 
     /// Whether file events are in use (else only polling).
@@ -104,6 +116,7 @@ impl Follower {
     fn take(&mut self, file: File, pos: u64) {
         let (dev, ino) = file.metadata().map_or((0, 0), |m| (m.dev(), m.ino()));
         (self.file, self.dev, self.ino, self.pos) = (Some(file), dev, ino, pos);
+        self.tail.clear();
     }
 
     fn read_new(&mut self, f: &mut dyn FnMut(Message)) -> Result<(), BusError> {
@@ -115,9 +128,10 @@ impl Follower {
             source,
         };
         let len = file.metadata().map_err(err)?.len();
-        if len < self.pos {
-            // Truncated in place: start again from the top.
+        if len < self.pos || !self.same_tail(file) {
+            // Truncated in place (and maybe written again since): start from the top.
             self.pos = 0;
+            self.tail.clear();
         }
         if len > self.pos {
             let mut src = Source::file(file, len);
@@ -126,8 +140,31 @@ impl Follower {
                 true
             })
             .map_err(err)?;
+            self.remember_tail();
         }
         Ok(())
+    }
+
+    /// Keeps the bytes just before the read position, to notice a truncation that a
+    /// new write has already hidden (the file is no shorter, but different).
+    fn remember_tail(&mut self) {
+        self.tail.clear();
+        if let Some(file) = &self.file {
+            let start = self.pos.saturating_sub(TAIL_SIG as u64);
+            self.tail.resize((self.pos - start) as usize, 0);
+            if file.read_exact_at(&mut self.tail, start).is_err() {
+                self.tail.clear();
+            }
+        }
+    }
+
+    fn same_tail(&self, file: &File) -> bool {
+        if self.tail.is_empty() || (self.tail.len() as u64) > self.pos {
+            return true;
+        }
+        let mut now = vec![0; self.tail.len()];
+        let start = self.pos - self.tail.len() as u64;
+        file.read_exact_at(&mut now, start).is_ok() && now == self.tail
     }
 }
 

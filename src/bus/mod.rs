@@ -7,6 +7,7 @@ pub(crate) mod discover;
 pub(crate) mod error;
 pub(crate) mod follow;
 pub(crate) mod format;
+pub(crate) mod fuzz;
 pub(crate) mod parse;
 pub(crate) mod read;
 pub(crate) mod rotate;

@@ -199,11 +199,16 @@ fn framed(
     } else {
         find_next_start(src, body_start, false)?
     };
+    let next = match next {
+        // In memory there is no lock to ask whether the writer is gone: only a writer's
+        // record after this one proves the record will never complete.
+        Some(s) if !available && src.file.is_none() && !strong_header_at(src, s)? => {
+            find_next_strong_start(src, s + 1)?
+        }
+        other => other,
+    };
     let stop = match next {
-        // The writer is gone (the lock is free), so the record will never complete. In
-        // memory there is no lock to ask: only a writer's record after it proves that.
-        Some(s) if available || src.file.is_some() || strong_header_at(src, s)? => s,
-        Some(_) => return Ok(Step::Incomplete),
+        Some(s) => s,
         None if available && ends_with_newline(src)? => src.eof(),
         None => return Ok(Step::Incomplete),
     };
@@ -234,10 +239,17 @@ fn unframed(src: &mut Source, off: u64, header: Header, body_start: u64) -> io::
 /// An old one-line record, or stray text up to the next record start.
 fn loose(src: &mut Source, off: u64) -> io::Result<Step> {
     let first = src.get(off, 4096)?;
-    let nl = memchr::memchr(b'\n', first);
-    let one_line = nl.and_then(|i| parse_one_line(&first[..i]).map(|r| (r, i)));
+    // The line ends at its newline, or where a writer's record starts inside it (a torn
+    // line with the next record appended right after).
+    let nl = memchr::memchr(b'\n', first).map(|i| {
+        match memmem::find(&first[..(i + STRONG.len()).min(first.len())], STRONG) {
+            Some(j) if j > 0 && j <= i => (j, j),
+            _ => (i, i + 1),
+        }
+    });
+    let one_line = nl.and_then(|(i, next)| parse_one_line(&first[..i]).map(|r| (r, next)));
     let from = match &one_line {
-        Some((_, i)) => off + *i as u64 + 1,
+        Some((_, next)) => off + *next as u64,
         None => off + 1,
     };
     let stop = match find_next_start(src, from, true)? {
@@ -441,6 +453,17 @@ pub(crate) fn find_next_start(
         } else {
             pos = last_full;
         }
+    }
+    Ok(None)
+}
+
+/// The first writer's record start at or after `from`.
+fn find_next_strong_start(src: &mut Source, mut from: u64) -> io::Result<Option<u64>> {
+    while let Some(s) = find_next_start(src, from, false)? {
+        if strong_header_at(src, s)? {
+            return Ok(Some(s));
+        }
+        from = s + 1;
     }
     Ok(None)
 }

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use super::args::GlobalArgs;
 use super::bus_post::{self, PostArgs};
 use super::bus_read::{self, ReadArgs};
+use super::bus_stress::{self, StressArgs};
 use super::context::{env_nonempty, Context};
 use super::output;
 use crate::bus::discover::discover;
@@ -28,6 +29,9 @@ pub(crate) enum BusCommand {
     Read(ReadArgs),
     /// Find the task and project buses above a directory
     Discover(DiscoverArgs),
+    /// One writer process of the stress tests and benchmarks
+    #[command(hide = true)]
+    Stress(StressArgs),
 }
 
 /// Which bus: `--bus FILE`, else `--project P [--task T]`, else `$JRUN_MESSAGE_BUS`.
@@ -59,6 +63,7 @@ pub(crate) fn run(args: BusArgs, global: &GlobalArgs) -> Result<u8, Error> {
         BusCommand::Post(a) => bus_post::run(a, global),
         BusCommand::Read(a) => bus_read::run(a, global),
         BusCommand::Discover(a) => run_discover(a),
+        BusCommand::Stress(a) => bus_stress::run(a),
     }
 }
 

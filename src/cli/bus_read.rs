@@ -179,7 +179,10 @@ pub(crate) fn run(args: ReadArgs, global: &GlobalArgs) -> Result<u8, Error> {
         out.flush()?;
         if let Some(c) = &mut cursor {
             if let Some((file, pos)) = follower.position() {
-                c.save(file, pos)?;
+                if pos != stop {
+                    c.save(file, pos)?;
+                    stop = pos;
+                }
             }
         }
         follower.wait();

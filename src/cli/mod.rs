@@ -4,6 +4,7 @@ mod args;
 mod bus;
 mod bus_post;
 mod bus_read;
+mod bus_stress;
 mod context;
 mod gc;
 mod job;

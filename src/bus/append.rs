@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 pub(crate) use super::error::BusError;
-use super::format::{encode, new_msg_id, NewMessage, MAX_BODY};
+use super::format::{encode_ts, id_and_ts, NewMessage, MAX_BODY};
 
 /// How long a writer waits for the lock unless told otherwise.
 pub(crate) const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,9 +85,8 @@ impl Appender {
                 max: MAX_BODY,
             });
         }
-        let now = SystemTime::now();
-        let id = new_msg_id(now);
-        let record = encode(msg, &id, now);
+        let (id, ts) = id_and_ts(SystemTime::now());
+        let record = encode_ts(msg, &id, &ts);
         self.append_bytes(&record)?;
         Ok(id)
     }
@@ -120,10 +119,20 @@ impl Appender {
 
     /// Takes the lock on the file the path names now: after a rotation (the path was
     /// renamed away while we waited) it reopens the new file and locks that instead.
+    /// `gc --rotate-bus` makes the archive read-only while it holds the lock, so a
+    /// writable file needs no look at the path (an `fstat` instead of a path lookup).
     fn lock_current(&mut self) -> Result<(), BusError> {
         let deadline = Instant::now() + self.opts.lock_timeout;
         loop {
             lock(&self.file, &self.path, deadline, self.opts.lock_timeout)?;
+            // SAFETY: fstat on a descriptor we own into a zeroed struct.
+            let writable = unsafe {
+                let mut st: libc::stat = std::mem::zeroed();
+                libc::fstat(self.file.as_raw_fd(), &mut st) == 0 && st.st_mode & 0o200 != 0
+            };
+            if writable {
+                return Ok(());
+            }
             match std::fs::metadata(&self.path) {
                 Ok(m) if m.dev() == self.dev && m.ino() == self.ino => return Ok(()),
                 _ => {
@@ -278,7 +287,7 @@ pub(crate) fn lock(
             }
         }
         tries += 1;
-        if tries < 32 {
+        if tries < 200 {
             std::thread::yield_now();
             continue;
         }

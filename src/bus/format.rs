@@ -61,18 +61,49 @@ fn is_false(b: &bool) -> bool {
 }
 
 static MSG_SEQ: AtomicU64 = AtomicU64::new(1);
+/// This process's id, asked once (`getpid` is a system call per message otherwise).
+static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+fn pid() -> u32 {
+    *PID.get_or_init(std::process::id)
+}
 
 /// `MSG-YYYYMMDD-HHMMSS-<ns>-PID<pid>-<seq>`: unique per process and ordered in time.
 pub(crate) fn new_msg_id(now: SystemTime) -> String {
-    let s = stamp(now);
-    format!(
-        "MSG-{}-{}-{}-PID{:05}-{:04}",
-        s.date,
-        s.time,
-        s.nanos,
-        std::process::id(),
-        MSG_SEQ.fetch_add(1, Ordering::Relaxed)
-    )
+    id_and_ts(now).0
+}
+
+/// A new message id and the matching RFC 3339 timestamp, formatted once.
+pub(crate) fn id_and_ts(now: SystemTime) -> (String, String) {
+    let ts = rfc3339_nanos(now);
+    // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, always at nanosecond precision.
+    let b = ts.as_bytes();
+    let id = if b.len() == 30 {
+        let pick = |r: std::ops::Range<usize>| std::str::from_utf8(&b[r]).unwrap_or("0");
+        format!(
+            "MSG-{}{}{}-{}{}{}-{}-PID{:05}-{:04}",
+            pick(0..4),
+            pick(5..7),
+            pick(8..10),
+            pick(11..13),
+            pick(14..16),
+            pick(17..19),
+            pick(20..29),
+            pid(),
+            MSG_SEQ.fetch_add(1, Ordering::Relaxed)
+        )
+    } else {
+        let s = stamp(now);
+        format!(
+            "MSG-{}-{}-{}-PID{:05}-{:04}",
+            s.date,
+            s.time,
+            s.nanos,
+            std::process::id(),
+            MSG_SEQ.fetch_add(1, Ordering::Relaxed)
+        )
+    };
+    (id, ts)
 }
 
 /// The stable id of a record that has none (hand-written, old one-line, stray text).
@@ -88,10 +119,16 @@ pub(crate) fn is_writer_id(id: &str) -> bool {
 
 /// Encodes a record: header, `body_bytes` and `body_crc32` last, the body, a newline.
 pub(crate) fn encode(msg: &NewMessage, msg_id: &str, now: SystemTime) -> Vec<u8> {
+    encode_ts(msg, msg_id, &rfc3339_nanos(now))
+}
+
+/// [`encode`] with the timestamp already formatted.
+pub(crate) fn encode_ts(msg: &NewMessage, msg_id: &str, ts: &str) -> Vec<u8> {
+    use std::fmt::Write;
     let mut out = String::with_capacity(320 + msg.body.len());
     out.push_str("---\n");
     field(&mut out, "msg_id", msg_id);
-    field(&mut out, "ts", &rfc3339_nanos(now));
+    field(&mut out, "ts", ts);
     field(&mut out, "type", &msg.msg_type);
     field(&mut out, "project_id", &msg.project_id);
     field(&mut out, "task_id", &msg.task_id);
@@ -108,11 +145,12 @@ pub(crate) fn encode(msg: &NewMessage, msg_id: &str, now: SystemTime) -> Vec<u8>
         out.push('\n');
     }
     let body = msg.body.as_bytes();
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "body_bytes: {}\nbody_crc32: {:08x}\n---\n",
         body.len(),
         crc32(body)
-    ));
+    );
     out.push_str(&msg.body);
     out.push('\n');
     out.into_bytes()

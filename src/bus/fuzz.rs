@@ -79,6 +79,30 @@ mod tests {
         }
     }
 
+    /// Every input the fuzzer ever failed on (fuzz/regressions/) passes now.
+    #[test]
+    fn fuzz_regressions_pass() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let r = std::panic::catch_unwind(|| check(&bytes));
+            if r.is_err() {
+                let mut data = bytes.clone();
+                data.extend_from_slice(
+                    b"---\nmsg_id: MSG-20260101-000000-000000000-PID00001-0001\n",
+                );
+                for m in super::read_all(&bytes) {
+                    eprintln!(
+                        "{} {}..{} {:?} torn={}",
+                        m.msg_id, m.offset, m.end, m.msg_type, m.torn
+                    );
+                }
+                panic!("{} fails", path.display());
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_pass(bytes in proptest::collection::vec(

@@ -180,8 +180,12 @@ fn framed(
             && match header.body_crc32 {
                 Some(c) => c == crc,
                 // Framed by hand, without a checksum: the body must end where a record
-                // starts (or at the end), or it may have swallowed the next opening line.
-                None => end + 1 >= src.eof() || is_start(src, end + 1, true)?,
+                // starts (or at the end), or it may have swallowed the next opening
+                // line; and it must not hold a writer's record, or its length was wrong.
+                None => {
+                    (end + 1 >= src.eof() || is_start(src, end + 1, true)?)
+                        && !holds_writer_record(src, body_start, end)?
+                }
             };
         if framing_ok {
             let mut msg = header.msg;
@@ -228,9 +232,6 @@ fn unframed(src: &mut Source, off: u64, header: Header, body_start: u64) -> io::
     };
     let (body, truncated, _) = read_region(src, body_start, stop, false)?;
     let mut msg = header.msg;
-    if msg.msg_id.is_empty() {
-        msg.msg_id = offset_id(off);
-    }
     msg.body = strip_newline(body);
     msg.truncated = truncated;
     Ok(Step::Record(finish(msg, off, stop)))
@@ -257,10 +258,7 @@ fn loose(src: &mut Source, off: u64) -> io::Result<Step> {
         None if ends_with_newline(src)? => src.eof(),
         None => return Ok(Step::Incomplete),
     };
-    let mut msg = Message {
-        msg_id: offset_id(off),
-        ..Message::default()
-    };
+    let mut msg = Message::default();
     if let Some(((ts, msg_type, text), _)) = one_line {
         let (rest, truncated, _) = read_region(src, from, stop, false)?;
         msg.ts = ts;
@@ -288,6 +286,9 @@ fn loose(src: &mut Source, off: u64) -> io::Result<Step> {
 }
 
 fn finish(mut msg: Message, off: u64, end: u64) -> Message {
+    if msg.msg_id.is_empty() {
+        msg.msg_id = offset_id(off);
+    }
     msg.offset = off;
     msg.end = end;
     msg
@@ -455,6 +456,33 @@ pub(crate) fn find_next_start(
         }
     }
     Ok(None)
+}
+
+/// Whether a writer's record starts anywhere in `[a, b)`.
+fn holds_writer_record(src: &mut Source, a: u64, b: u64) -> io::Result<bool> {
+    let finder = memmem::Finder::new(STRONG);
+    let mut pos = a;
+    while pos < b {
+        let data = src.get(pos, CHUNK)?;
+        if data.is_empty() {
+            break;
+        }
+        let hits: Vec<u64> = finder
+            .find_iter(data)
+            .map(|i| pos + i as u64)
+            .filter(|&p| p < b)
+            .collect();
+        let step = (data.len() as u64)
+            .saturating_sub(STRONG.len() as u64 - 1)
+            .max(1);
+        for p in hits {
+            if strong_header_at(src, p)? {
+                return Ok(true);
+            }
+        }
+        pos += step;
+    }
+    Ok(false)
 }
 
 /// The first writer's record start at or after `from`.

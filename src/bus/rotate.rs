@@ -2,7 +2,7 @@
 //! writers' lock, so no append is lost and followers go on with the new file.
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -86,8 +86,14 @@ pub(crate) fn rotate_if_larger(
     let result = if held.ino() != still.ino() || held.dev() != still.dev() {
         Ok(None) // rotated by someone else meanwhile
     } else {
+        // Read-only marks the archive for writers that opened it before the rename
+        // and are waiting for the lock: they reopen the path instead.
         std::fs::rename(bus, &archive)
-            .map(|()| Some((archive, held.len())))
+            .map(|()| {
+                let mode = held.mode() & !0o222;
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
+                Some((archive, held.len()))
+            })
             .map_err(err)
     };
     // SAFETY: unlocking a descriptor we own.

@@ -51,6 +51,15 @@ impl Cli {
         Self::parse()
     }
 
+    /// Runs `bus post` without clap when its arguments are plain (see
+    /// `bus_post::fast_args`): a post is started once per message, so start-up counts.
+    /// `None` when the arguments need the full parser.
+    pub fn try_fast_path() -> Option<ExitCode> {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let (global, args) = super::bus_post::fast_args(&argv)?;
+        Some(context::finish(super::bus_post::run(args, &global)))
+    }
+
     /// Whether the command needs the async runtime (processes, signals, file events).
     /// Quick commands skip building it.
     pub fn needs_runtime(&self) -> bool {
@@ -59,7 +68,14 @@ impl Cli {
 
     /// Runs a command that needs no runtime.
     pub fn run_sync(self) -> ExitCode {
-        context::init_logging(&self.global);
+        // The bus commands log nothing unless asked: setting up the subscriber costs
+        // more than a whole `bus post` (benchmarked against a raw C program).
+        let quiet = matches!(self.command, Command::Bus(_))
+            && self.global.verbose == 0
+            && std::env::var_os("RUST_LOG").is_none();
+        if !quiet {
+            context::init_logging(&self.global);
+        }
         let result = match self.command {
             Command::Bus(args) => bus::run(args, &self.global),
             Command::Gc(args) => gc::run(args, &self.global),

@@ -46,6 +46,82 @@ pub(crate) struct PostArgs {
     pub(crate) fsync: bool,
 }
 
+/// The arguments of `run-agent bus post ...` when they are plain enough to read without
+/// clap (`--flag VALUE` or `--flag=VALUE`, each known flag at most once, `--meta`
+/// repeatable), so a post does not pay for building the whole command tree. Anything
+/// else (help, unknown flags, repeats, conflicts, values that look like flags) gives
+/// `None`, and clap parses as usual, with its messages.
+pub(crate) fn fast_args(argv: &[std::ffi::OsString]) -> Option<(GlobalArgs, PostArgs)> {
+    let mut it = argv.iter().skip(1).map(|a| a.to_str());
+    if it.next()? != Some("bus") || it.next()? != Some("post") {
+        return None;
+    }
+    let mut global = GlobalArgs {
+        root: None,
+        config: None,
+        verbose: 0,
+    };
+    let mut a = PostArgs {
+        target: BusTarget {
+            bus: None,
+            project: None,
+            task: None,
+        },
+        msg_type: "INFO".into(),
+        body: None,
+        to: None,
+        meta: Vec::new(),
+        reply_to: None,
+        lock_timeout: None,
+        fsync: false,
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    while let Some(arg) = it.next() {
+        let arg = arg?;
+        if arg == "--fsync" {
+            if a.fsync {
+                return None;
+            }
+            a.fsync = true;
+            continue;
+        }
+        let (flag, value) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, v.to_owned()),
+            _ => {
+                let v = it.next()??;
+                if v.starts_with('-') && v != "-" {
+                    return None;
+                }
+                (arg, v.to_owned())
+            }
+        };
+        if flag != "--meta" {
+            if seen.contains(&flag) {
+                return None;
+            }
+            seen.push(flag);
+        }
+        match flag {
+            "--bus" => a.target.bus = Some(value.into()),
+            "--project" => a.target.project = Some(value),
+            "--task" => a.target.task = Some(value),
+            "--type" => a.msg_type = value,
+            "--body" => a.body = Some(value),
+            "--to" => a.to = Some(value),
+            "--meta" => a.meta.push(value),
+            "--reply-to" => a.reply_to = Some(value),
+            "--lock-timeout" => a.lock_timeout = Some(parse_cli(&value).ok()?),
+            "--root" => global.root = Some(value.into()),
+            "--config" => global.config = Some(value.into()),
+            _ => return None,
+        }
+    }
+    if a.target.bus.is_some() && (a.target.project.is_some() || a.target.task.is_some()) {
+        return None;
+    }
+    Some((global, a))
+}
+
 pub(crate) fn run(args: PostArgs, global: &GlobalArgs) -> Result<u8, Error> {
     // A file size limit (RLIMIT_FSIZE) must fail the write with EFBIG, so the record can
     // be cut back, rather than kill the process half-way.
@@ -149,5 +225,69 @@ fn bus_of_run(run_id: &str, global: &GlobalArgs) -> Result<PathBuf, Error> {
             root.display(),
             root.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fast_args;
+    use std::ffi::OsString;
+
+    fn argv(s: &[&str]) -> Vec<OsString> {
+        std::iter::once("run-agent")
+            .chain(s.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_path_reads_plain_posts_and_leaves_the_rest_to_clap() {
+        let (g, a) = fast_args(&argv(&[
+            "bus",
+            "post",
+            "--bus",
+            "b.md",
+            "--type=FACT",
+            "--body",
+            "",
+            "--meta",
+            "a=1",
+            "--meta",
+            "b=2",
+            "--to",
+            "parent",
+            "--reply-to",
+            "MSG-1",
+            "--lock-timeout",
+            "250ms",
+            "--fsync",
+            "--root",
+            "r",
+        ]))
+        .unwrap();
+        assert_eq!(a.target.bus.as_deref(), Some(std::path::Path::new("b.md")));
+        assert_eq!(a.msg_type, "FACT");
+        assert_eq!(a.body.as_deref(), Some(""));
+        assert_eq!(a.meta, ["a=1", "b=2"]);
+        assert_eq!(a.lock_timeout, Some(std::time::Duration::from_millis(250)));
+        assert!(a.fsync);
+        assert_eq!(g.root.as_deref(), Some(std::path::Path::new("r")));
+        let (_, a) = fast_args(&argv(&["bus", "post", "--body", "-"])).unwrap();
+        assert_eq!(a.body.as_deref(), Some("-"));
+        assert_eq!(a.msg_type, "INFO");
+        for clap_cases in [
+            &["bus", "post", "--help"][..],
+            &["bus", "post", "-v", "--body", "x"],
+            &["bus", "post", "--body", "x", "--body", "y"],
+            &["bus", "post", "--bus", "b", "--task", "t"],
+            &["bus", "post", "--body", "--type"],
+            &["bus", "post", "--body"],
+            &["bus", "post", "--lock-timeout", "soon"],
+            &["bus", "post", "extra"],
+            &["bus", "read"],
+            &["job"],
+        ] {
+            assert!(fast_args(&argv(clap_cases)).is_none(), "{clap_cases:?}");
+        }
     }
 }

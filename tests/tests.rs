@@ -3,4 +3,5 @@
 mod support;
 
 mod bus;
+mod bus_live;
 mod skeleton;

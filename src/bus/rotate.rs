@@ -100,3 +100,42 @@ pub(crate) fn rotate_if_larger(
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::append::{AppendOptions, Appender};
+    use crate::bus::format::NewMessage;
+
+    #[test]
+    fn an_appender_opened_before_a_rotation_writes_to_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = dir.path().join("TASK-MESSAGE-BUS.md");
+        let mut a = Appender::open(&bus, AppendOptions::from_env()).unwrap();
+        let msg = NewMessage {
+            body: "x".repeat(100),
+            ..NewMessage::default()
+        };
+        a.append(&msg).unwrap();
+        let (archive, size) = rotate_if_larger(&bus, 10, false, Duration::from_secs(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(std::fs::metadata(&archive).unwrap().len(), size);
+        assert!(!bus.exists());
+        a.append(&msg).unwrap();
+        assert_eq!(
+            std::fs::metadata(&archive).unwrap().len(),
+            size,
+            "archive untouched"
+        );
+        assert!(
+            std::fs::metadata(&bus).unwrap().len() > 100,
+            "the new file has it"
+        );
+        assert!(
+            rotate_if_larger(&bus, u64::MAX, false, Duration::from_secs(1))
+                .unwrap()
+                .is_none()
+        );
+    }
+}

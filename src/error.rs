@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::agents::resolve::AgentError;
-use crate::bus::append::BusError;
+use crate::bus::error::BusError;
 use crate::config::file::ConfigError;
 use crate::runner::preamble::UnknownRole;
 use crate::storage::ids::IdError;
@@ -59,6 +59,7 @@ impl Error {
             | Error::Agent(_)
             | Error::Role(_)
             | Error::Layout(_) => 2,
+            Error::Bus(e) if e.is_usage() => 2,
             Error::BrokenPipe => 0,
             Error::RunInfo(_)
             | Error::Bus(_)

@@ -13,3 +13,13 @@ mod error;
 mod runner;
 mod storage;
 mod watch;
+
+/// Entry points for `cargo fuzz` (fuzz/): not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads arbitrary bytes as a message bus and checks the reader's invariants;
+    /// panics on a violation.
+    pub fn bus_reader(bytes: &[u8]) {
+        crate::bus::fuzz::check(bytes);
+    }
+}

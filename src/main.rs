@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use run_agent::cli::Cli;
 
 fn main() -> ExitCode {
+    if let Some(code) = Cli::try_fast_path() {
+        return code;
+    }
     let cli = Cli::parse_args();
     if !cli.needs_runtime() {
         return cli.run_sync();

@@ -3,6 +3,8 @@
 mod support;
 
 mod agents;
+mod bus;
+mod bus_live;
 mod method;
 mod skeleton;
 mod supervision;

@@ -1,6 +1,10 @@
 //! The command line: argument definitions, one file per command, and the exit-code edge.
 
 mod args;
+mod bus;
+mod bus_post;
+mod bus_read;
+mod bus_stress;
 mod completions;
 mod context;
 mod gc;

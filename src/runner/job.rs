@@ -332,6 +332,7 @@ fn lifecycle(task: &TaskPaths, run: &RunPaths, parent: &str, kind: &str, body: &
         from: run.run_id.clone(),
         to: parent.to_owned(),
         body: body.to_owned(),
+        ..NewMessage::default()
     };
     if let Err(e) = post(&task.bus, &msg) {
         tracing::warn!("{e}");

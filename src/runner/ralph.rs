@@ -261,7 +261,7 @@ async fn run_rotating(
 
 /// Posts a loop notice (`WARN`, `ERROR`) to the task bus; a bus that cannot be written
 /// is logged, not fatal.
-fn notice(task: &TaskPaths, kind: &str, body: &str) {
+pub(crate) fn notice(task: &TaskPaths, kind: &str, body: &str) {
     if matches!(kind, "WARN" | "ERROR") {
         tracing::warn!("{body}");
     }
@@ -353,6 +353,7 @@ fn post_summary(task: &TaskPaths, o: &TaskOutcome) {
         from: "run-agent".to_owned(),
         to: String::new(),
         body,
+        ..NewMessage::default()
     };
     if let Err(e) = post(&task.project_bus, &msg) {
         tracing::warn!("{e}");

@@ -10,8 +10,6 @@ use super::process_unix::Snapshot;
 use super::ralph::TaskEnd;
 use super::shutdown::{Request, Shutdown, StopReason};
 use super::stop::stop_tree;
-use crate::bus::append::post;
-use crate::bus::format::NewMessage;
 use crate::storage::layout::TaskPaths;
 
 /// Environment variable that sets how often waits look again when no file event comes
@@ -97,21 +95,14 @@ pub(crate) async fn children(
 }
 
 fn warn_child_timeout(task: &TaskPaths, active: usize, timeout: Duration) {
-    let msg = NewMessage {
-        msg_type: "WARN".to_owned(),
-        project_id: task.project_id.clone(),
-        task_id: task.task_id.clone(),
-        run_id: String::new(),
-        from: "run-agent".to_owned(),
-        to: String::new(),
-        body: format!(
+    super::ralph::notice(
+        task,
+        "WARN",
+        &format!(
             "DONE exists but {active} child run(s) were still running after --child-wait-timeout {}; stopping them and finishing the task",
             humantime::format_duration(timeout)
         ),
-    };
-    if let Err(e) = post(&task.bus, &msg) {
-        tracing::warn!("{e}");
-    }
+    );
 }
 
 /// What the loop does when it ends any other way than done: nothing it started may

@@ -1,6 +1,9 @@
-//! A stand-in reader for bus chunks in `watch`: splits appended text into records on
-//! `---` front matter and picks out type, from and body. The bus module's streaming
-//! reader replaces this one function at merge; nothing else here knows the bus format.
+//! Bus records for `watch`: newly appended bus bytes go through the bus module's own
+//! reader, so `watch` shows exactly what `bus read` would, and a record still being
+//! written (or torn) waits for its end instead of being shown half.
+
+use crate::bus::parse::Source;
+use crate::bus::read::scan;
 
 /// One bus record as `watch` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -10,65 +13,76 @@ pub(crate) struct BusRecord {
     pub(crate) body: String,
 }
 
-/// Splits a chunk of newly appended bus text into records. Writers append whole records
-/// in one write, so a chunk normally ends at a record boundary; text outside any front
-/// matter is kept as the body of an untyped record rather than dropped.
-pub(crate) fn render_bus_chunk(chunk: &str) -> Vec<BusRecord> {
-    enum State {
-        Outside,
-        Header,
-        Body,
-    }
+/// Takes the complete records from the front of `pending` (bytes appended to a bus and
+/// not shown yet), leaving an incomplete last record for the next call.
+pub(crate) fn take_records(pending: &mut Vec<u8>) -> Vec<BusRecord> {
     let mut out = Vec::new();
-    let mut cur = BusRecord::default();
-    let mut body: Vec<&str> = Vec::new();
-    let mut state = State::Outside;
-    let finish = |cur: &mut BusRecord, body: &mut Vec<&str>, out: &mut Vec<BusRecord>| {
-        cur.body = body.join("\n").trim_end_matches('\n').to_owned();
-        body.clear();
-        let rec = std::mem::take(cur);
-        if !(rec.msg_type.is_empty() && rec.from.is_empty() && rec.body.trim().is_empty()) {
-            out.push(rec);
-        }
+    let stop = {
+        let mut src = Source::mem(pending);
+        let len = src.eof();
+        scan(&mut src, 0, len, |m| {
+            out.push(BusRecord {
+                msg_type: m.msg_type,
+                from: m.from,
+                body: m.body.trim_end_matches('\n').to_owned(),
+            });
+            true
+        })
+        .unwrap_or(0)
     };
-    for line in chunk.lines() {
-        match state {
-            State::Outside | State::Body if line == "---" => {
-                finish(&mut cur, &mut body, &mut out);
-                state = State::Header;
-            }
-            State::Outside | State::Body => body.push(line),
-            State::Header if line == "---" => state = State::Body,
-            State::Header => {
-                if let Some((k, v)) = line.split_once(':') {
-                    let v = v.trim().trim_matches('"').to_owned();
-                    match k.trim() {
-                        "type" => cur.msg_type = v,
-                        "from" => cur.from = v,
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    finish(&mut cur, &mut body, &mut out);
+    let stop = usize::try_from(stop)
+        .unwrap_or(pending.len())
+        .min(pending.len());
+    pending.drain(..stop);
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::format::{encode, NewMessage};
+    use std::time::SystemTime;
+
+    fn record(kind: &str, body: &str) -> Vec<u8> {
+        let msg = NewMessage {
+            msg_type: kind.to_owned(),
+            from: "r1".to_owned(),
+            body: body.to_owned(),
+            ..NewMessage::default()
+        };
+        encode(
+            &msg,
+            "MSG-20261121-101500-000000001-PID00001-0001",
+            SystemTime::now(),
+        )
+    }
 
     #[test]
-    fn splits_records_and_keeps_stray_text() {
-        let text = "---\nmsg_id: M1\ntype: PROGRESS\nfrom: r1\n---\nTests pass.\n---\ntype: QUESTION\n---\nWhich db?\nsecond line\n";
-        let recs = render_bus_chunk(text);
-        assert_eq!(recs.len(), 2);
+    fn whole_records_come_out_and_a_partial_one_waits() {
+        let mut pending = record("PROGRESS", "Tests pass.\n---\nnot a header");
+        let second = record("QUESTION", "Which db?");
+        pending.extend_from_slice(&second[..second.len() / 2]);
+        let recs = take_records(&mut pending);
+        assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].msg_type, "PROGRESS");
         assert_eq!(recs[0].from, "r1");
-        assert_eq!(recs[0].body, "Tests pass.");
-        assert_eq!(recs[1].body, "Which db?\nsecond line");
-        let stray = render_bus_chunk("hello by hand\n");
-        assert_eq!(stray[0].body, "hello by hand");
+        assert_eq!(recs[0].body, "Tests pass.\n---\nnot a header");
+        pending.extend_from_slice(&second[second.len() / 2..]);
+        let recs = take_records(&mut pending);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].body, "Which db?");
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn hand_written_records_read_too() {
+        let mut pending = b"---\ntype: QUESTION\n---\nWhich db?\n".to_vec();
+        pending.extend_from_slice(&record("INFO", "after"));
+        let recs = take_records(&mut pending);
+        assert_eq!(
+            recs.iter().map(|r| r.msg_type.as_str()).collect::<Vec<_>>(),
+            ["QUESTION", "INFO"]
+        );
+        assert_eq!(recs[0].body, "Which db?");
     }
 }

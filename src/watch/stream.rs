@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::bus_render::{render_bus_chunk, BusRecord};
+use super::bus_render::{take_records, BusRecord};
 use super::follow::{Follower, Waker};
 use super::health::this_host;
 use super::scan::{read_run, report_problems, subdirs, Problem, RunRecord, Scope};
@@ -102,6 +102,8 @@ struct BusState {
     project_id: String,
     task_id: String,
     follower: Follower,
+    /// Bytes read but not yet a complete record.
+    pending: Vec<u8>,
 }
 
 /// Runs whose folder holds no run-info.yaml are only reported once they are this old: a
@@ -414,6 +416,7 @@ impl Watch<'_> {
                         project_id,
                         task_id,
                         follower,
+                        pending: Vec::new(),
                     },
                 );
             }
@@ -428,11 +431,10 @@ impl Watch<'_> {
         let Some(bus) = self.buses.get_mut(path) else {
             return Ok(());
         };
-        let mut bytes = Vec::new();
-        if bus.follower.read_new(&mut bytes).is_err() || bytes.is_empty() {
+        if bus.follower.read_new(&mut bus.pending).is_err() || bus.pending.is_empty() {
             return Ok(());
         }
-        for record in render_bus_chunk(&String::from_utf8_lossy(&bytes)) {
+        for record in take_records(&mut bus.pending) {
             sink(WatchEvent::Bus {
                 project_id: bus.project_id.clone(),
                 task_id: bus.task_id.clone(),

@@ -2,9 +2,6 @@
 //!
 //! The binary is a thin shell over [`cli::Cli`]; everything else is crate-private.
 
-// Parts of the config and records that later commands read are not all wired up yet.
-#![allow(dead_code)]
-
 mod agents;
 mod bus;
 pub mod cli;

@@ -67,11 +67,6 @@ impl Follower {
         follower
     }
 
-    /// Whether file events are in use (else only polling).
-    pub(crate) fn has_events(&self) -> bool {
-        self.events.is_some()
-    }
-
     /// Gives every record appended since the last call to `f`, then returns.
     pub(crate) fn poll_once(&mut self, f: &mut dyn FnMut(Message)) -> Result<(), BusError> {
         if self.file.is_none() {

@@ -144,11 +144,6 @@ impl Waker {
         w
     }
 
-    /// Whether file events are in use (false after falling back to polling).
-    pub(crate) fn uses_events(&self) -> bool {
-        self.watcher.is_some()
-    }
-
     /// Watches one directory (not recursively: only what is followed is watched, so a
     /// root of thousands of finished runs costs no watches). On failure — most often the
     /// per-user inotify limit — drops events altogether and polls, saying so once.

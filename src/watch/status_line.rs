@@ -67,6 +67,7 @@ impl StatusLine {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn disabled() -> Self {
         Self {
             enabled: false,

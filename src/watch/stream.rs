@@ -88,7 +88,6 @@ pub(crate) struct WatchStats {
 /// A followed run.
 struct RunState {
     origin: Origin,
-    dir: PathBuf,
     out: Follower,
     err: Follower,
     record: RunRecord,
@@ -358,7 +357,6 @@ impl Watch<'_> {
             out: Follower::new(dir.join("agent-stdout.txt"), history),
             err: Follower::new(dir.join("agent-stderr.txt"), history),
             origin,
-            dir: dir.clone(),
             record: rec,
             live,
             gone_since,

@@ -92,7 +92,15 @@ fn scratch() -> tempfile::TempDir {
     b.tempdir().unwrap()
 }
 
+/// The heavy tests take turns, so the suite's peak load stays bearable on 2 cores.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn concurrent_writers(writers: u64, count: u64) {
+    let _turn = heavy();
     let env = Env::new();
     let scratch = scratch();
     let bus = scratch.path().join("b.md");
@@ -138,6 +146,16 @@ struct Follower {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<String>>,
+}
+
+/// A failing test must not leave its followers running.
+impl Drop for Follower {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            kill_all(&[self.child.id() as i32]);
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Follower {
@@ -233,6 +251,7 @@ impl Follower {
 }
 
 fn killed_writers(total: usize) {
+    let _turn = heavy();
     let env = Env::new();
     let scratch = scratch();
     let bus = scratch.path().join("b.md");

@@ -290,4 +290,69 @@ mod tests {
             assert!(fast_args(&argv(clap_cases)).is_none(), "{clap_cases:?}");
         }
     }
+
+    /// Whatever the fast path accepts, clap reads the same way: two parsers of one
+    /// command line must not drift apart.
+    #[test]
+    fn the_fast_path_agrees_with_clap() {
+        use crate::cli::args::{Cli, Command};
+        use crate::cli::bus::BusCommand;
+        use clap::Parser;
+        let cases: &[&[&str]] = &[
+            &["bus", "post", "--body", "hi"],
+            &[
+                "bus",
+                "post",
+                "--type=FACT",
+                "--body",
+                "",
+                "--meta",
+                "a=1",
+                "--meta",
+                "b=2",
+            ],
+            &[
+                "bus",
+                "post",
+                "--to",
+                "parent",
+                "--reply-to",
+                "MSG-1",
+                "--fsync",
+            ],
+            &[
+                "bus",
+                "post",
+                "--project",
+                "p",
+                "--task",
+                "t",
+                "--lock-timeout",
+                "250ms",
+            ],
+            &[
+                "bus",
+                "post",
+                "--bus=x.md",
+                "--root",
+                "r",
+                "--config",
+                "c.yaml",
+                "--body",
+                "-",
+            ],
+        ];
+        for case in cases {
+            let (g, a) = fast_args(&argv(case)).expect("plain enough for the fast path");
+            let cli = Cli::try_parse_from(argv(case)).unwrap();
+            let Command::Bus(bus) = cli.command else {
+                panic!("not a bus command: {case:?}")
+            };
+            let BusCommand::Post(clap_args) = bus.command else {
+                panic!("not bus post: {case:?}")
+            };
+            assert_eq!(format!("{a:?}"), format!("{clap_args:?}"), "{case:?}");
+            assert_eq!(format!("{g:?}"), format!("{:?}", cli.global), "{case:?}");
+        }
+    }
 }

@@ -396,3 +396,33 @@ fn send_signal(pid: i32, sig: &str) {
         .status()
         .unwrap();
 }
+
+#[test]
+fn job_json_summary_names_the_run_and_its_outcome() {
+    let env = Env::new();
+    let out = env.run(&[
+        "job",
+        "--project",
+        "p",
+        "--task",
+        "t",
+        "--prompt",
+        "echo hi; exit 3",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = env.runs("p", "t").pop().unwrap();
+    assert_eq!(v["run_id"], run.file_name().unwrap().to_str().unwrap());
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["exit_code"], 3);
+    assert_eq!(v["total_tokens"], 0);
+    assert!(
+        v.get("cost_usd").is_none(),
+        "no cost reported by a shell agent"
+    );
+    assert_eq!(
+        std::fs::read_to_string(v["output_path"].as_str().unwrap()).unwrap(),
+        "hi\n"
+    );
+}

@@ -50,6 +50,9 @@ struct JobSummary<'a> {
     exit_code: i32,
     output_path: String,
     run_folder: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    total_tokens: u64,
     duration_ms: u128,
 }
 
@@ -116,6 +119,8 @@ pub(crate) async fn run(args: JobArgs, global: &GlobalArgs) -> Result<u8, Error>
             exit_code: outcome.exit_code,
             output_path: outcome.run.output.display().to_string(),
             run_folder: outcome.run.dir.display().to_string(),
+            cost_usd: outcome.usage.as_ref().and_then(|u| u.cost_usd),
+            total_tokens: outcome.usage.as_ref().map_or(0, |u| u.total_tokens()),
             duration_ms: outcome.duration.as_millis(),
         })?;
     }

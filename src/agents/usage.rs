@@ -37,6 +37,16 @@ pub(crate) struct Price {
     pub(crate) cache_write: Option<f64>,
 }
 
+/// A cost as people read it: `$1.25`, and four places below a dollar so a few cheap
+/// runs do not show as `$0.00`.
+pub(crate) fn usd(cost: f64) -> String {
+    if cost.abs() < 1.0 {
+        format!("${cost:.4}")
+    } else {
+        format!("${cost:.2}")
+    }
+}
+
 const PER_MILLION: f64 = 1_000_000.0;
 
 impl Usage {
@@ -92,6 +102,14 @@ fn tokens(n: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn small_costs_keep_four_places() {
+        assert_eq!(super::usd(0.0042), "$0.0042");
+        assert_eq!(super::usd(1.256), "$1.26");
+        assert_eq!(super::usd(12.0), "$12.00");
+    }
+
     use super::*;
 
     fn usage(input: u64, output: u64, read: u64, write: u64) -> Usage {

@@ -7,6 +7,7 @@ use clap::Args;
 use super::args::GlobalArgs;
 use super::context::Context;
 use super::output;
+use crate::agents::usage::usd;
 use crate::error::Error;
 use crate::watch::list::{ago, TaskSummary};
 use crate::watch::scan::{report_problems, scan, Scope};
@@ -54,7 +55,7 @@ pub(crate) fn run(args: ListArgs, global: &GlobalArgs) -> Result<u8, Error> {
     ))?;
     for s in &summaries {
         let name = format!("{}/{}", s.project_id, s.task_id);
-        let cost = s.cost_usd.map_or("-".to_owned(), |c| format!("${c:.2}"));
+        let cost = s.cost_usd.map_or("-".to_owned(), usd);
         output::line(&format!(
             "{:<9} {:<width$} {:>5} {:>7} {:<14} {cost}",
             s.status,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::args::GlobalArgs;
 use super::context::{env_nonempty, Context};
 use super::output;
+use crate::agents::usage::usd;
 use crate::error::Error;
 use crate::runner::job::short;
 use crate::watch::children::find_children;
@@ -93,7 +94,7 @@ pub(crate) fn run(args: StatusArgs, global: &GlobalArgs) -> Result<u8, Error> {
         })?;
         return Ok(0);
     }
-    let cost = cost(&tree).map_or(String::new(), |c| format!(", ${c:.2}"));
+    let cost = cost(&tree).map_or(String::new(), |c| format!(", {}", usd(c)));
     output::line(&format!(
         "{project}/{task_id}: {status}{}, {} run(s), {} live{cost}",
         if task.done { " (DONE)" } else { "" },
@@ -129,7 +130,7 @@ fn print_node(
         .usage
         .as_ref()
         .map(|u| {
-            let cost = u.cost_usd.map_or(String::new(), |c| format!(" ${c:.2}"));
+            let cost = u.cost_usd.map_or(String::new(), |c| format!(" {}", usd(c)));
             format!(" {}in/{}out tokens{cost}", u.input_tokens, u.output_tokens)
         })
         .unwrap_or_default();

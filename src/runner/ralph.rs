@@ -9,7 +9,7 @@ use super::job::{run_job, short, JobOutcome, JobSpec};
 use super::leftovers::end_leftovers;
 use super::shutdown::{Request, Shutdown, StopReason};
 use crate::agents::resolve::AgentSpec;
-use crate::agents::usage::Usage;
+use crate::agents::usage::{usd, Usage};
 use crate::bus::append::post;
 use crate::bus::format::NewMessage;
 use crate::config::file::Config;
@@ -331,9 +331,7 @@ fn post_summary(task: &TaskPaths, o: &TaskOutcome) {
         body.push_str(&format!("; output {}", path.display()));
     }
     if let Some(cost) = o.usage.cost_usd {
-        // Cents hide what a few cheap runs cost; show four places below a dollar.
-        let places = if cost < 1.0 { 4 } else { 2 };
-        body.push_str(&format!("; cost {cost:.places$} USD"));
+        body.push_str(&format!("; cost {}", usd(cost)));
     }
     if o.leftovers > 0 {
         body.push_str(&format!(

@@ -38,7 +38,7 @@ pub(crate) fn render(s: &Snapshot, color: bool) -> String {
     ));
     parts.push(format!("{} running", s.running));
     if let Some(c) = s.cost_usd {
-        parts.push(format!("${c:.2}"));
+        parts.push(crate::agents::usage::usd(c));
     }
     let body = parts.join(" · ");
     if color {
@@ -142,11 +142,11 @@ mod tests {
             attempt: Some(3),
             elapsed: Duration::from_millis(65_400),
             running: 2,
-            cost_usd: Some(0.25),
+            cost_usd: Some(1.25),
         };
         assert_eq!(
             render(&s, false),
-            "demo/t1 attempt 3 · 1m 5s elapsed · 2 running · $0.25"
+            "demo/t1 attempt 3 · 1m 5s elapsed · 2 running · $1.25"
         );
         assert!(render(&s, true).contains("\x1b["));
         let bare = Snapshot {

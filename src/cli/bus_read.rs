@@ -9,6 +9,7 @@ use clap::Args;
 use super::args::GlobalArgs;
 use super::bus::BusTarget;
 use super::context::env_nonempty;
+use super::output::stdout_error;
 use crate::bus::append::DEFAULT_LOCK_TIMEOUT;
 use crate::bus::cursor::Cursor;
 use crate::bus::follow::{poll_interval_from_env, Follower};
@@ -248,17 +249,5 @@ impl Printer {
 
     fn flush(&mut self) -> Result<(), Error> {
         self.out.flush().map_err(stdout_error)
-    }
-}
-
-fn stdout_error(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        Error::BrokenPipe
-    } else {
-        Error::Io {
-            action: "write to",
-            path: "stdout".into(),
-            source: e,
-        }
     }
 }
